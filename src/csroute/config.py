@@ -1,0 +1,260 @@
+"""The configuration file: sources, destinations, connections and delivery policy.
+
+One YAML file, ``${ENV_VAR}`` substituted before parsing (so secrets stay out of the file),
+decoded into typed structs by msgspec, then checked across keys (connections name real sources
+and destinations, destination settings match their type). Every problem is reported with the
+key path it concerns, all at once, so one ``csroute config check`` run finds them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from csroute.secrets import mask
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` lists each one with its key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+class Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base for config sections: unknown keys are errors (a typo must not pass silently)."""
+
+
+class ServerConfig(Struct):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class StoreConfig(Struct):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: str = "events.db"
+    """SQLite file, relative to ``data_dir``."""
+    synchronous: Literal["full", "normal"] = "full"
+    """SQLite durability: ``full`` survives power loss, ``normal`` survives process crashes."""
+    url: str = ""
+    """PostgreSQL connection URL (postgres backend)."""
+
+
+class Limits(Struct):
+    max_event_bytes: int = 32 * 1024
+    max_request_bytes: int = 500 * 1024
+    max_batch_events: int = 2500
+    max_depth: int = 32
+    """Deepest JSON nesting accepted in an event; deeper bodies are rejected, not walked."""
+
+
+class AdminConfig(Struct):
+    token: str = ""
+    """Bearer token for the admin API; the API is off while this is empty."""
+
+
+class LoggingConfig(Struct):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class DeliveryPolicy(Struct):
+    """How the router delivers to one destination; each key may be overridden per destination."""
+
+    concurrency: int = 8
+    """Parallel lanes; one user's events always use the same lane, so order holds."""
+    page_size: int = 1000
+    max_attempts: int = 3
+    max_retry_age_s: float = 3 * 3600
+    """An event is dead-lettered once it failed at least ``max_attempts`` times AND its first
+    failure is at least this old (RudderStack's policy: 3 attempts and 3 hours for 5xx)."""
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+    timeout_s: float | None = None
+    """Request timeout; defaults to the destination type's own."""
+    batch_size: int | None = None
+    """Events per batched request; defaults to the destination type's own (1 disables)."""
+    rate_limit_per_s: float | None = None
+    """Overrides the destination type's known rate limit (requests per second)."""
+
+
+class DeliveryOverrides(Struct):
+    concurrency: int | None = None
+    page_size: int | None = None
+    max_attempts: int | None = None
+    max_retry_age_s: float | None = None
+    backoff_base_s: float | None = None
+    backoff_max_s: float | None = None
+    timeout_s: float | None = None
+    batch_size: int | None = None
+    rate_limit_per_s: float | None = None
+
+
+class AllowDeny(Struct):
+    allow: list[str] = []
+    deny: list[str] = []
+
+
+class Filters(Struct):
+    event_types: AllowDeny = msgspec.field(default_factory=AllowDeny)
+    events: AllowDeny = msgspec.field(default_factory=AllowDeny)
+    """Track event names (and page/screen names)."""
+
+
+class SourceConfig(Struct):
+    name: str
+    write_key: str
+    enabled: bool = True
+
+
+class DestinationConfig(Struct):
+    name: str
+    type: str
+    settings: dict[str, Any] = {}
+    enabled: bool = True
+    filters: Filters = msgspec.field(default_factory=Filters)
+    consent: list[str] = []
+    """Consent categories an event must carry to be delivered here."""
+    delivery: DeliveryOverrides = msgspec.field(default_factory=DeliveryOverrides)
+
+
+class Connection(Struct):
+    source: str
+    destinations: list[str]
+
+
+class Config(Struct):
+    data_dir: str = "data"
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    limits: Limits = msgspec.field(default_factory=Limits)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    delivery: DeliveryPolicy = msgspec.field(default_factory=DeliveryPolicy)
+    sources: list[SourceConfig] = []
+    destinations: list[DestinationConfig] = []
+    connections: list[Connection] = []
+
+    def data_path(self, name: str) -> Path:
+        return Path(self.data_dir) / name
+
+    def sources_of(self, destination: str) -> list[str]:
+        """Enabled sources connected to a destination."""
+        enabled = {s.name for s in self.sources if s.enabled}
+        return [
+            c.source
+            for c in self.connections
+            if destination in c.destinations and c.source in enabled
+        ]
+
+    def policy_for(self, destination: DestinationConfig) -> DeliveryPolicy:
+        overrides = {
+            k: v
+            for k, v in msgspec.structs.asdict(destination.delivery).items()
+            if v is not None
+        }
+        return msgspec.structs.replace(self.delivery, **overrides)
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute_env(text: str, env: Mapping[str, str], problems: list[str]) -> str:
+    """Replace ``${NAME}`` (or ``${NAME:-default}``) with the environment's value."""
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"${{{name}}}: environment variable is not set")
+        return ""
+
+    return _ENV.sub(repl, text)
+
+
+def _path_of(error: msgspec.ValidationError) -> str:
+    text = str(error)
+    return text.replace("$.", "").replace("- at `$`", "")
+
+
+def parse(text: str, env: Mapping[str, str] | None = None) -> Config:
+    """Parse and check a configuration document; raise ``ConfigError`` listing every problem."""
+    problems: list[str] = []
+    text = substitute_env(text, os.environ if env is None else env, problems)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError([f"not valid YAML: {e}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(["the configuration must be a mapping of keys to values"])
+    try:
+        config = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as e:
+        raise ConfigError([*problems, _path_of(e)]) from None
+    problems.extend(check(config))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read ({e.strerror})"]) from None
+    return parse(text, env)
+
+
+def check(config: Config) -> list[str]:
+    """Cross-key checks the schema cannot express."""
+    from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
+
+    problems: list[str] = []
+    source_names: set[str] = set()
+    keys: dict[str, str] = {}
+    for i, s in enumerate(config.sources):
+        where = f"sources[{i}]"
+        if s.name in source_names:
+            problems.append(f"{where}.name: duplicate source name {s.name!r}")
+        source_names.add(s.name)
+        if not s.write_key:
+            problems.append(f"{where}.write_key: must not be empty")
+        elif s.write_key in keys:
+            problems.append(
+                f"{where}.write_key: the same write key ({mask(s.write_key)}) is already "
+                f"used by source {keys[s.write_key]!r}"
+            )
+        keys.setdefault(s.write_key, s.name)
+    dest_names: set[str] = set()
+    for i, d in enumerate(config.destinations):
+        where = f"destinations[{i}]"
+        if d.name in dest_names:
+            problems.append(f"{where}.name: duplicate destination name {d.name!r}")
+        dest_names.add(d.name)
+        if d.type not in DESTINATION_TYPES:
+            known = ", ".join(sorted(DESTINATION_TYPES))
+            problems.append(f"{where}.type: unknown destination type {d.type!r} (known: {known})")
+            continue
+        problems.extend(f"{where}.settings.{p}" for p in parse_settings(d.type, d.settings)[1])
+    for i, c in enumerate(config.connections):
+        where = f"connections[{i}]"
+        if c.source not in source_names:
+            problems.append(f"{where}.source: no source named {c.source!r}")
+        for j, name in enumerate(c.destinations):
+            if name not in dest_names:
+                problems.append(f"{where}.destinations[{j}]: no destination named {name!r}")
+    for name, value in (("delivery.concurrency", config.delivery.concurrency),
+                        ("delivery.page_size", config.delivery.page_size),
+                        ("delivery.max_attempts", config.delivery.max_attempts)):
+        if value < 1:
+            problems.append(f"{name}: must be at least 1 (got {value})")
+    return problems

@@ -1,0 +1,1 @@
+"""Destinations: declarative settings, pure transforms, and the API facts the router needs."""

@@ -1,0 +1,114 @@
+"""What a destination is.
+
+A destination type is data plus pure functions, in the spirit of Segment's action-destinations:
+a settings schema (a ``msgspec.Struct``), a ``transform`` that turns one event into the HTTP
+requests to make (or a ``Rejection``), and a ``delivery`` function that tells the router what it
+must know about the API (rate limit, batching, which statuses are worth retrying). Transforms do
+no I/O: the router performs requests, and ``csroute transform`` runs the very same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from csroute.events.model import Event
+
+Traits = Mapping[str, Any]
+"""Traits remembered from a user's earlier identify events (empty when none)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """One HTTP request to make. ``url`` has no query string; query parameters go in ``params``."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None  # JSON-encodable; None sends no body
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``csroute transform`` shape of this request."""
+        return {
+            "method": self.method,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "params": dict(self.params),
+            "body": self.body,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Rejection:
+    """The destination refuses this event: it is never sent, and the reason is recorded."""
+
+    message: str
+    status: int = 400
+
+
+@dataclass(slots=True, frozen=True)
+class RateLimit:
+    """At most ``requests`` per ``per_seconds``; ``key`` names who shares the budget.
+
+    Destinations (and API clients) that use the same API key must report the same ``key`` so
+    that one limiter serves them all. Use ``mask``-free, non-reversible keys (a hash of the
+    API key), since limiter keys show up in metrics.
+    """
+
+    requests: float
+    per_seconds: float
+    key: str
+
+
+def default_retryable(status: int) -> bool:
+    """Network-level retry policy shared by most APIs: timeouts, throttling, server errors."""
+    return status in (408, 429) or status >= 500
+
+
+@dataclass(slots=True, frozen=True)
+class Batching:
+    """How to merge consecutive requests to one endpoint into one request.
+
+    ``combine`` receives requests that ``transform`` produced (already in per-user order) and
+    returns one request carrying all of them. The router only batches requests for which
+    ``accepts`` is true, and never more than ``max_size``.
+    """
+
+    max_size: int
+    combine: Callable[[Sequence[Request]], Request]
+    accepts: Callable[[Request], bool] = lambda _request: True
+
+
+@dataclass(slots=True, frozen=True)
+class Delivery:
+    """The API facts the router needs; derived from settings, so they may depend on them."""
+
+    rate_limit: RateLimit | None = None
+    batching: Batching | None = None
+    retryable: Callable[[int], bool] = default_retryable
+    explain: Callable[[int, bytes], str] | None = None
+    """Turns an error response into plain words for dead letters (what the user must do)."""
+    timeout_s: float = 30.0
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+@dataclass(slots=True, frozen=True)
+class DestinationType(Generic[S]):
+    """A destination type: ``type: <name>`` in the configuration selects it."""
+
+    name: str
+    settings: type[S]
+    transform: Callable[[Event, S, Traits], list[Request] | Rejection]
+    delivery: Callable[[S], Delivery]
+    remembers_traits: bool = False
+    """When true, the router remembers identify traits per user and passes them to transform."""
+    secret_settings: frozenset[str] = frozenset()
+    """Setting names whose values are secrets: masked wherever configuration is printed."""
+    check: Callable[[S], list[str]] = lambda _settings: []
+    """Extra configuration checks beyond the schema: each string is one problem, naming the key."""

@@ -1,0 +1,24 @@
+"""Every destination type csroute knows, by its configuration name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from csroute.destinations import webhook
+from csroute.destinations.base import DestinationType
+
+DESTINATION_TYPES: dict[str, DestinationType[Any]] = {
+    t.name: t for t in (webhook.TYPE,)
+}
+
+
+def parse_settings(type_name: str, raw: dict[str, Any]) -> tuple[Any, list[str]]:
+    """Decode a destination's settings; return (settings or None, problems naming each key)."""
+    dtype = DESTINATION_TYPES[type_name]
+    try:
+        settings = msgspec.convert(raw, dtype.settings)
+    except msgspec.ValidationError as e:
+        return None, [str(e).replace(" - at `$.", " - at `")]
+    return settings, dtype.check(settings)

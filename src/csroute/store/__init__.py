@@ -1,0 +1,1 @@
+"""The event log and delivery state, behind one interface with SQLite and PostgreSQL backends."""

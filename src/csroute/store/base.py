@@ -1,0 +1,198 @@
+"""The store interface: an append-only event log plus small per-destination delivery state.
+
+Model, per destination:
+
+* a **cursor**: every logged event of a connected source with ``seq <= cursor`` has been taken
+  by the router (delivered, filtered, rejected, dead-lettered, or parked as pending);
+* **pending** rows: events that failed with a retryable error, and the same user's later
+  events held back behind them. For each (destination, user) with pending rows, exactly the
+  lowest ``seq`` is the *head* and carries ``next_at`` (when to try it); the others are *held*
+  (``next_at`` is None) and become the head in turn. This is what keeps per-user order while a
+  failing user holds back nobody else;
+* **dead letters**: events given up on, with the request, response and reason kept;
+* **traits**: what the destination remembers about a user from identify events;
+* **counters**: delivered / filtered / rejected / dead totals that survive restarts.
+
+The router works in rounds. It reads due pending events and new events, delivers, then calls
+``record`` once with every outcome and the new cursor, so a round's effects commit atomically.
+A crash before ``record`` commits means the round is delivered again: at-least-once.
+
+Backends implement every method as a coroutine; a backend whose driver is synchronous runs it
+off the event loop. All backends pass ``tests/store/conformance.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from csroute.events.model import LoggedEvent, NewEvent
+
+
+class StoreUnavailable(Exception):
+    """The store could not durably commit (disk full, I/O error, database down).
+
+    The gateway answers 503 and acknowledges nothing.
+    """
+
+
+@dataclass(slots=True, frozen=True)
+class Page:
+    """New events for one destination, and where its cursor stands once they are taken."""
+
+    events: list[LoggedEvent]
+    cursor: int
+
+
+@dataclass(slots=True, frozen=True)
+class PendingEvent:
+    """A pending event handed back for another attempt (a due head, or a held event behind it)."""
+
+    event: LoggedEvent
+    attempts: int
+    first_failed_at: float | None  # unix time of the first failure; None for held events
+
+
+@dataclass(slots=True, frozen=True)
+class Retry:
+    """An event to (re)park as pending after a retryable failure in this round."""
+
+    seq: int
+    user_key: str
+    attempts: int
+    next_at: float
+    first_failed_at: float
+    error: str
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """An event that will not be delivered without a human: the reason and the evidence."""
+
+    seq: int
+    user_key: str
+    attempts: int
+    error: str
+    request: bytes | None = None  # JSON of the request(s) last tried
+    status: int | None = None  # HTTP status of the last response, if any
+    response: bytes | None = None  # body of the last response (truncated by the router)
+    id: int = 0  # assigned by the store
+    destination: str = ""
+    created_at: float = 0.0
+    payload: bytes = b""  # the event, filled in when read back
+
+
+@dataclass(slots=True)
+class Round:
+    """Everything one delivery round decided for one destination, committed together.
+
+    ``delivered``, ``filtered`` and ``rejected`` list seqs that are done: if they were pending,
+    their pending rows go. ``retry`` parks failed events (updating a pending row or adding one);
+    ``held`` parks events behind a failed event of the same user; ``dead`` moves events to the
+    dead letters (removing any pending row). Afterwards the store restores the head invariant
+    for every user touched: the lowest pending seq of a user gets ``next_at`` (``now`` if it had
+    none), the rest none.
+    """
+
+    destination: str
+    now: float
+    cursor: int | None = None  # new cursor, or None to leave it
+    delivered: list[int] = field(default_factory=list)
+    filtered: list[tuple[int, str]] = field(default_factory=list)  # (seq, reason)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (seq, reason): never sent
+    retry: list[Retry] = field(default_factory=list)
+    held: list[tuple[int, str]] = field(default_factory=list)  # (seq, user_key)
+    dead: list[DeadLetter] = field(default_factory=list)
+    traits: dict[str, bytes] = field(default_factory=dict)  # user_key -> JSON object
+
+
+@dataclass(slots=True, frozen=True)
+class DestinationStats:
+    delivered: int
+    filtered: int
+    rejected: int
+    dead: int
+    retrying: int  # pending heads (events that failed and wait for their next attempt)
+    held: int  # pending events held back behind a retrying one
+    backlog: int  # new events after the cursor, not yet taken
+    filtered_by_reason: Mapping[str, int] = field(default_factory=dict)
+
+
+class Store(ABC):
+    """One event log and its delivery state. Safe to share across tasks of one event loop."""
+
+    # -- the log ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        """Durably append events, in order, as one unit: when this returns they survive a crash.
+
+        Concurrent callers share commits (group commit). Raises ``StoreUnavailable`` when the
+        events could not be committed; then none of them is in the log.
+        """
+
+    @abstractmethod
+    async def read_new(
+        self, destination: str, sources: Collection[str], limit: int
+    ) -> Page:
+        """Up to ``limit`` events of ``sources`` after the destination's cursor, in seq order.
+
+        ``Page.cursor`` is where the cursor may move once these are recorded: the last event's
+        seq, or (when fewer than ``limit`` matched) the end of the log as read.
+        """
+
+    # -- delivery state -----------------------------------------------------------------
+
+    @abstractmethod
+    async def due(self, destination: str, now: float, limit: int) -> list[PendingEvent]:
+        """Pending heads with ``next_at <= now``, each followed by its held events, seq order.
+
+        At most ``limit`` events in all; a user's run is never split off from its head.
+        """
+
+    @abstractmethod
+    async def blocked_users(self, destination: str) -> set[str]:
+        """Users that have pending events (their new events must be held behind them)."""
+
+    @abstractmethod
+    async def record(self, round: Round) -> set[str]:
+        """Commit a round atomically; return the users of the round still holding pending rows."""
+
+    @abstractmethod
+    async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
+        """Remembered traits (JSON objects) of these users, for those that have any."""
+
+    # -- dead letters -------------------------------------------------------------------
+
+    @abstractmethod
+    async def dead_letters(
+        self, destination: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[DeadLetter]:
+        """Dead letters with ``id > after_id`` in id order, with the event payload."""
+
+    @abstractmethod
+    async def dead_letter(self, id: int) -> DeadLetter | None:
+        """One dead letter with its event, or None."""
+
+    @abstractmethod
+    async def replay(self, ids: Collection[int], now: float) -> int:
+        """Move dead letters back to pending (due now, attempts reset); returns how many."""
+
+    @abstractmethod
+    async def discard(self, ids: Collection[int]) -> int:
+        """Delete dead letters for good; returns how many."""
+
+    # -- reporting and upkeep -----------------------------------------------------------
+
+    @abstractmethod
+    async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
+        """Counters and queue depths of one destination."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the store can commit right now (for /ready)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish pending commits and release resources."""
