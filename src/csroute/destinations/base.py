@@ -81,6 +81,8 @@ class Batching:
     max_size: int
     combine: Callable[[Sequence[Request]], Request]
     accepts: Callable[[Request], bool] = lambda _request: True
+    one_per_user: bool = False
+    """At most one request per user in a batch: for APIs that may apply a batch out of order."""
 
 
 @dataclass(slots=True, frozen=True)

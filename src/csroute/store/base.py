@@ -133,9 +133,7 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def read_new(
-        self, destination: str, sources: Collection[str], limit: int
-    ) -> Page:
+    async def read_new(self, destination: str, sources: Collection[str], limit: int) -> Page:
         """Up to ``limit`` events of ``sources`` after the destination's cursor, in seq order.
 
         ``Page.cursor`` is where the cursor may move once these are recorded: the last event's
@@ -157,7 +155,11 @@ class Store(ABC):
 
     @abstractmethod
     async def record(self, round: Round) -> set[str]:
-        """Commit a round atomically; return the users of the round still holding pending rows."""
+        """Commit a round atomically.
+
+        Returns every user named in the round (through any of its seqs) that still has pending
+        rows afterwards; the router keeps exactly those users blocked.
+        """
 
     @abstractmethod
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:

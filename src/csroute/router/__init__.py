@@ -1,0 +1,1 @@
+"""The delivery engine: per destination, read, filter, transform, deliver, record."""

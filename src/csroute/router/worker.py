@@ -1,0 +1,367 @@
+"""Delivering one destination, in rounds: read, filter, transform, deliver, record.
+
+A round takes the pending events that are due and a page of new events, sorts them into lanes
+(one user always lands in the same lane, and a lane delivers strictly in order, so per-user
+order holds while lanes run in parallel), delivers, and commits every outcome together with
+the new cursor in one ``Store.record``. A user whose event fails with a retryable error is
+*blocked*: the store parks that event as the user's pending head and holds their later events
+behind it, while everybody else carries on.
+
+When a whole round fails (the destination is down), a circuit breaker stops reading new
+events and only probes with a few due retries, so an outage parks one page of events instead
+of shovelling the whole backlog into the pending table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+
+from csroute.config import DeliveryPolicy
+from csroute.destinations.base import (
+    Batching,
+    Delivery,
+    DestinationType,
+    RateLimit,
+    Rejection,
+    Request,
+)
+from csroute.events.model import LoggedEvent
+from csroute.router import metrics
+from csroute.router.filters import EventFilter
+from csroute.router.ratelimit import Limiter, Limiters
+from csroute.router.redact import redact
+from csroute.router.sender import Attempt, send
+from csroute.router.traits import TraitsMemory
+from csroute.store.base import DeadLetter, Retry, Round, Store
+
+log = logging.getLogger("csroute.router")
+
+
+@dataclass(slots=True)
+class Item:
+    """One event in this round, with its retry history and the requests it became."""
+
+    event: LoggedEvent
+    attempts: int = 0
+    first_failed_at: float | None = None
+    pending: bool = False  # already parked in the store (a due head or a held event)
+    requests: list[Request] = field(default_factory=list)
+
+
+def effective_delivery(delivery: Delivery, policy: DeliveryPolicy) -> Delivery:
+    """The destination's API facts with the operator's per-destination overrides applied."""
+    rate, batching = delivery.rate_limit, delivery.batching
+    if policy.rate_limit_per_s is not None:
+        key = rate.key if rate else f"override:{id(delivery)}"
+        rate = RateLimit(policy.rate_limit_per_s, 1.0, key)
+    if batching is not None and policy.batch_size is not None:
+        batching = Batching(
+            policy.batch_size, batching.combine, batching.accepts, batching.one_per_user
+        )
+    timeout = policy.timeout_s if policy.timeout_s is not None else delivery.timeout_s
+    return Delivery(rate, batching, delivery.retryable, delivery.explain, timeout)
+
+
+class DestinationWorker:
+    def __init__(
+        self,
+        *,
+        name: str,
+        dtype: DestinationType[Any],
+        settings: Any,
+        policy: DeliveryPolicy,
+        sources: Collection[str],
+        event_filter: EventFilter,
+        store: Store,
+        client: httpx.AsyncClient,
+        limiters: Limiters,
+    ) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.settings = settings
+        self.policy = policy
+        self.sources = tuple(sources)
+        self.filter = event_filter
+        self.store = store
+        self.client = client
+        self.delivery = effective_delivery(dtype.delivery(settings), policy)
+        self.limiter: Limiter | None = (
+            limiters.get(self.delivery.rate_limit) if self.delivery.rate_limit else None
+        )
+        self.secrets = [
+            str(getattr(settings, s)) for s in dtype.secret_settings if getattr(settings, s, None)
+        ]
+        self.blocked: set[str] = set()
+        self.cursor: int | None = None
+        self.failed_rounds = 0
+        self.breaker_until = 0.0
+        self.wake = asyncio.Event()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event, idle_s: float = 0.1) -> None:
+        self.blocked = await self.store.blocked_users(self.name)
+        while not stopping.is_set():
+            try:
+                busy = await self.round()
+            except Exception:
+                log.exception("delivery round failed", extra={"destination": self.name})
+                busy = False
+                await asyncio.sleep(1.0)
+            if not busy:
+                self.wake.clear()
+                wait = idle_s
+                if self.breaker_until:
+                    wait = min(max(self.breaker_until - time.time(), 0.0), 5.0) or idle_s
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
+
+    async def round(self) -> bool:
+        """One round; returns whether there was anything to do."""
+        now = time.time()
+        breaker_open = now < self.breaker_until
+        limit = self.policy.concurrency if breaker_open else self.policy.page_size
+        due = await self.store.due(self.name, now, limit)
+        page = (
+            None
+            if breaker_open
+            else await self.store.read_new(self.name, self.sources, self.policy.page_size)
+        )
+        new = page.events if page else []
+        if not due and not new:
+            if page is not None and page.cursor != self.cursor:
+                await self.store.record(Round(self.name, now, cursor=page.cursor))
+                self.cursor = page.cursor
+            return False
+
+        outcome = Round(self.name, now, cursor=page.cursor if page else None)
+        memory = await self._traits_memory([*(p.event for p in due), *new])
+        lanes: list[list[Item]] = [[] for _ in range(self.policy.concurrency)]
+        for p in due:
+            self._prepare(
+                Item(p.event, p.attempts, p.first_failed_at, True), outcome, lanes, memory
+            )
+        for event in new:
+            if event.user_key in self.blocked:
+                outcome.held.append((event.seq, event.user_key))
+            else:
+                self._prepare(Item(event), outcome, lanes, memory)
+        await asyncio.gather(*(self._deliver_lane(lane, outcome) for lane in lanes if lane))
+
+        if memory is not None:
+            outcome.traits = memory.changed()
+        still_blocked = await self.store.record(outcome)
+        if page is not None:
+            self.cursor = page.cursor
+        round_users = {p.event.user_key for p in due}.union(e.user_key for e in new)
+        self.blocked = (self.blocked - round_users) | still_blocked
+        self._count(outcome)
+        self._trip_breaker(outcome, now)
+        return True
+
+    # -- preparing ------------------------------------------------------------------------
+
+    async def _traits_memory(self, events: list[LoggedEvent]) -> TraitsMemory | None:
+        if not self.dtype.remembers_traits:
+            return None
+        users = {e.user_key for e in events}
+        return TraitsMemory(await self.store.traits(self.name, users))
+
+    def _prepare(
+        self, item: Item, outcome: Round, lanes: list[list[Item]], memory: TraitsMemory | None
+    ) -> None:
+        """Filter and transform one event; what remains goes to its user's lane."""
+        seq = item.event.seq
+        try:
+            event = msgspec.json.decode(item.event.payload)
+            reason = self.filter.reason(event)
+            if reason is not None:
+                outcome.filtered.append((seq, reason))
+                return
+            traits = memory.see(item.event.user_key, event) if memory is not None else {}
+            result = self.dtype.transform(event, self.settings, traits)
+        except Exception as e:  # a bug or a corrupt payload must not stall the destination
+            log.exception("transform failed", extra={"destination": self.name, "seq": seq})
+            outcome.dead.append(
+                DeadLetter(seq, item.event.user_key, item.attempts, f"transform failed: {e!r}")
+            )
+            return
+        if isinstance(result, Rejection):
+            outcome.rejected.append((seq, result.message))
+            return
+        if not result:  # nothing to send for this event: done
+            outcome.delivered.append(seq)
+            return
+        item.requests = result
+        lanes[hash(item.event.user_key) % len(lanes)].append(item)
+
+    # -- delivering -----------------------------------------------------------------------
+
+    async def _deliver_lane(self, items: list[Item], outcome: Round) -> None:
+        """Deliver one lane's items strictly in order, batching where the API allows."""
+        failed_users: set[str] = set()
+        batching = self.delivery.batching
+        batch: list[Item] = []
+        batch_users: set[str] = set()
+        batch_size = 0
+
+        async def flush() -> None:
+            nonlocal batch, batch_users, batch_size
+            if batch:
+                await self._deliver_batch(batch, outcome, failed_users)
+                batch, batch_users, batch_size = [], set(), 0
+
+        for item in items:
+            user = item.event.user_key
+            if user in failed_users:
+                if not item.pending:
+                    outcome.held.append((item.event.seq, user))
+                continue
+            if batching is not None and all(batching.accepts(r) for r in item.requests):
+                n = len(item.requests)
+                if batch_size + n > batching.max_size or (
+                    batching.one_per_user and user in batch_users
+                ):
+                    await flush()
+                    if user in failed_users:
+                        if not item.pending:
+                            outcome.held.append((item.event.seq, user))
+                        continue
+                batch.append(item)
+                batch_users.add(user)
+                batch_size += n
+                continue
+            await flush()
+            if user in failed_users:
+                if not item.pending:
+                    outcome.held.append((item.event.seq, user))
+                continue
+            await self._deliver_item(item, outcome, failed_users)
+        await flush()
+
+    async def _deliver_item(self, item: Item, outcome: Round, failed_users: set[str]) -> None:
+        for request in item.requests:
+            attempt = await self._send(request)
+            if not attempt.ok:
+                self._settle(item, attempt, [request], outcome, failed_users)
+                return
+        outcome.delivered.append(item.event.seq)
+
+    async def _deliver_batch(
+        self, items: list[Item], outcome: Round, failed_users: set[str]
+    ) -> None:
+        assert self.delivery.batching is not None
+        if len(items) == 1:
+            await self._deliver_item(items[0], outcome, failed_users)
+            return
+        requests = [r for item in items for r in item.requests]
+        combined = self.delivery.batching.combine(requests)
+        attempt = await self._send(combined)
+        for item in items:
+            if attempt.ok:
+                outcome.delivered.append(item.event.seq)
+            else:
+                self._settle(item, attempt, item.requests, outcome, failed_users)
+
+    async def _send(self, request: Request) -> Attempt:
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        started = time.monotonic()
+        attempt = await send(self.client, request, self.delivery.timeout_s)
+        metrics.REQUEST_SECONDS.labels(self.name).observe(time.monotonic() - started)
+        if attempt.status == 429:
+            metrics.THROTTLED.labels(self.name).inc()
+            if self.limiter is not None:
+                self.limiter.throttled_by_server(attempt.retry_after_s)
+        return attempt
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def _settle(
+        self,
+        item: Item,
+        attempt: Attempt,
+        requests: list[Request],
+        outcome: Round,
+        failed_users: set[str],
+    ) -> None:
+        """A failed attempt: park the event for a retry, or give up on it."""
+        now = time.time()
+        seq, user = item.event.seq, item.event.user_key
+        attempts = item.attempts + 1
+        first_failed = item.first_failed_at or now
+        error = self._describe(attempt)
+        retryable = attempt.status is None or self.delivery.retryable(attempt.status)
+        exhausted = (
+            attempts >= self.policy.max_attempts
+            and now - first_failed >= self.policy.max_retry_age_s
+        )
+        if retryable and not exhausted:
+            next_at = now + self._backoff(attempts, attempt.retry_after_s)
+            outcome.retry.append(Retry(seq, user, attempts, next_at, first_failed, error))
+            failed_users.add(user)
+            return
+        if retryable:
+            error = f"gave up after {attempts} attempts: {error}"
+        shown = msgspec.json.encode([redact(r, self.secrets) for r in requests])
+        outcome.dead.append(
+            DeadLetter(seq, user, attempts, error, shown, attempt.status, attempt.body)
+        )
+        log.warning(
+            "dead-lettered",
+            extra={"destination": self.name, "seq": seq, "status": attempt.status, "reason": error},
+        )
+
+    def _describe(self, attempt: Attempt) -> str:
+        if attempt.status is None:
+            return attempt.error
+        explain = self.delivery.explain
+        if explain is not None:
+            return f"HTTP {attempt.status}: {explain(attempt.status, attempt.body)}"
+        snippet = attempt.body[:300].decode("utf-8", "replace").strip()
+        return f"HTTP {attempt.status}: {snippet}" if snippet else f"HTTP {attempt.status}"
+
+    def _backoff(self, attempts: int, retry_after_s: float | None) -> float:
+        """Exponential backoff with equal jitter, never sooner than the server asked."""
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** (attempts - 1))
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        return max(delay, retry_after_s or 0.0)
+
+    def _count(self, outcome: Round) -> None:
+        name = self.name
+        if outcome.delivered:
+            metrics.DELIVERED.labels(name).inc(len(outcome.delivered))
+        if outcome.retry:
+            metrics.RETRIED.labels(name).inc(len(outcome.retry))
+        if outcome.dead:
+            metrics.DEAD.labels(name).inc(len(outcome.dead))
+        if outcome.rejected:
+            metrics.REJECTED.labels(name).inc(len(outcome.rejected))
+        for _, reason in outcome.filtered:
+            metrics.FILTERED.labels(name, reason.partition(":")[0]).inc()
+
+    def _trip_breaker(self, outcome: Round, now: float) -> None:
+        if outcome.retry and not outcome.delivered:
+            self.failed_rounds += 1
+            pause = self.policy.backoff_base_s * 2 ** min(self.failed_rounds - 1, 16)
+            self.breaker_until = now + min(self.policy.backoff_max_s, pause)
+            log.warning(
+                "destination failing; pausing new deliveries",
+                extra={"destination": self.name, "seconds": round(self.breaker_until - now, 1)},
+            )
+        elif outcome.delivered:
+            self._close_breaker()
+
+    def _close_breaker(self) -> None:
+        self.failed_rounds = 0
+        self.breaker_until = 0.0
