@@ -1,0 +1,129 @@
+"""Tables, indexes and connection settings of the SQLite store.
+
+The log is one append-only table; everything else is small delivery state keyed by destination.
+``seq`` is ``AUTOINCREMENT`` so it never goes back, even after pruning removed the newest
+events: a reused seq would sit behind a cursor and never be delivered.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final, Literal
+
+VERSION: Final = 1
+
+_SCRIPT: Final = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    user_key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at REAL NOT NULL
+);
+-- Entries end with the rowid, so this orders each source's events by seq.
+CREATE INDEX events_source ON events (source);
+
+CREATE TABLE cursors (
+    destination TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Held rows have next_at NULL; the head of each (destination, user_key) has it set.
+CREATE TABLE pending (
+    destination TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    user_key TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL,
+    first_failed_at REAL,
+    error TEXT,
+    PRIMARY KEY (destination, seq)
+) WITHOUT ROWID;
+-- A user's run in seq order (the primary key closes every entry).
+CREATE INDEX pending_user ON pending (destination, user_key);
+-- Heads only, so held rows cost these two indexes nothing.
+CREATE INDEX pending_due ON pending (destination, next_at) WHERE next_at IS NOT NULL;
+CREATE INDEX pending_heads ON pending (destination, user_key) WHERE next_at IS NOT NULL;
+
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    user_key TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    request BLOB,
+    status INTEGER,
+    response BLOB,
+    created_at REAL NOT NULL
+);
+CREATE INDEX dead_letters_destination ON dead_letters (destination, id);
+CREATE INDEX dead_letters_seq ON dead_letters (seq);
+
+CREATE TABLE traits (
+    destination TEXT NOT NULL,
+    user_key TEXT NOT NULL,
+    traits BLOB NOT NULL,
+    PRIMARY KEY (destination, user_key)
+) WITHOUT ROWID;
+
+-- kind is delivered / filtered / rejected / dead, and reason is set for filtered only.
+CREATE TABLE counters (
+    destination TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (destination, kind, reason)
+) WITHOUT ROWID;
+
+-- Scratch row that ping() rewrites to prove a commit goes through.
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+"""
+
+DDL: Final = [s.strip() for s in _SCRIPT.split(";\n") if s.strip()]
+"""The statements that create the schema (a semicolon ends a statement only at a line end)."""
+
+
+def connect(
+    path: Path, *, synchronous: Literal["full", "normal"] | None = None
+) -> sqlite3.Connection:
+    """A connection in explicit-transaction mode; ``synchronous`` given means the writer.
+
+    Readers are ``query_only`` so that a bug can never write past the writer thread.
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    if synchronous is None:
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = " + {"full": "FULL", "normal": "NORMAL"}[synchronous])
+    # Keep the WAL file from staying large after a burst once it has been checkpointed.
+    conn.execute("PRAGMA journal_size_limit = 67108864")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create the schema in a new database; refuse one written by an unknown version.
+
+    The check runs under the write lock, so two processes opening a new file at once do not
+    both try to create it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == 0:
+            for statement in DDL:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {VERSION}")
+        elif version != VERSION:
+            raise RuntimeError(f"database schema version {version} is not supported ({VERSION})")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,112 @@
+"""``SQLiteStore``: the embedded backend, one database file on one machine.
+
+Writes go through one writer thread (group commit, see ``writer``); reads run on a few reader
+threads with connections of their own (see ``readers``). The file is in WAL mode with
+``synchronous=FULL`` by default, so an acknowledged append survives a power cut;
+``synchronous=NORMAL`` trades that for fewer fsyncs and still survives a crash of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Literal
+
+from csroute.events.model import NewEvent
+from csroute.store.base import (
+    DeadLetter,
+    DestinationStats,
+    Page,
+    PendingEvent,
+    Round,
+    Store,
+    StoreUnavailable,
+)
+from csroute.store.sqlite import reads, schema, writes
+from csroute.store.sqlite.readers import Readers
+from csroute.store.sqlite.writer import Writer
+
+
+class SQLiteStore(Store):
+    """The event log and delivery state in one SQLite file.
+
+    The constructor opens (creating if needed) the database and starts the writer thread; it
+    blocks briefly, so async code uses ``await SQLiteStore.open(path)``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: Literal["full", "normal"] = "full",
+        readers: int = 4,
+    ) -> None:
+        self.path = Path(path)
+        conn = schema.connect(self.path, synchronous=synchronous)
+        try:
+            schema.migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._writer = Writer(conn)
+        self._readers = Readers(self.path, readers)
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, synchronous: Literal["full", "normal"] = "full"
+    ) -> SQLiteStore:
+        return await asyncio.to_thread(cls, path, synchronous)
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed since opening (appends share them: see ``writer``)."""
+        return self._writer.commits
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        if events:
+            await self._writer.append(events)
+
+    async def read_new(self, destination: str, sources: Collection[str], limit: int) -> Page:
+        return await self._readers.run(lambda c: reads.read_new(c, destination, sources, limit))
+
+    async def due(self, destination: str, now: float, limit: int) -> list[PendingEvent]:
+        return await self._readers.run(lambda c: reads.due(c, destination, now, limit))
+
+    async def blocked_users(self, destination: str) -> set[str]:
+        return await self._readers.run(lambda c: reads.blocked_users(c, destination))
+
+    async def record(self, round: Round) -> set[str]:
+        return await self._writer.run(lambda c: writes.record(c, round))
+
+    async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
+        return await self._readers.run(lambda c: reads.traits(c, destination, users))
+
+    async def dead_letters(
+        self, destination: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[DeadLetter]:
+        return await self._readers.run(
+            lambda c: reads.dead_letters(c, destination, after_id, limit)
+        )
+
+    async def dead_letter(self, id: int) -> DeadLetter | None:
+        return await self._readers.run(lambda c: reads.dead_letter(c, id))
+
+    async def replay(self, ids: Collection[int], now: float) -> int:
+        return await self._writer.run(lambda c: writes.replay(c, ids, now))
+
+    async def discard(self, ids: Collection[int]) -> int:
+        return await self._writer.run(lambda c: writes.discard(c, ids))
+
+    async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
+        return await self._readers.run(lambda c: reads.stats(c, destination, sources))
+
+    async def ping(self) -> None:
+        if not self._writer.alive:
+            raise StoreUnavailable("the store's writer is not running")
+        now = time.time()
+        await self._writer.run(lambda c: writes.ping(c, now))
+
+    async def close(self) -> None:
+        await self._writer.close()
+        await self._readers.close()

@@ -1,0 +1,159 @@
+"""The delivery-state writes, each run by the writer thread inside one transaction.
+
+Lists of seqs and ids travel as one JSON array read with ``json_each``: a single statement
+whatever the length, with no limit on bound parameters.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Collection, Iterable
+from typing import Final
+
+import msgspec
+
+from csroute.store.base import Round
+
+_UPSERT_RETRY: Final = """
+INSERT INTO pending (destination, seq, user_key, attempts, next_at, first_failed_at, error)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (destination, seq) DO UPDATE SET
+    user_key = excluded.user_key, attempts = excluded.attempts, next_at = excluded.next_at,
+    first_failed_at = excluded.first_failed_at, error = excluded.error
+"""
+
+_INSERT_DEAD: Final = """
+INSERT INTO dead_letters
+    (destination, seq, user_key, attempts, error, request, status, response, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def _json(values: Iterable[int]) -> bytes:
+    return msgspec.json.encode(list(values))
+
+
+def record(conn: sqlite3.Connection, r: Round) -> set[str]:
+    d = r.destination
+    if r.cursor is not None:
+        conn.execute(
+            "INSERT INTO cursors (destination, seq) VALUES (?, ?)"
+            " ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq",
+            (d, r.cursor),
+        )
+    done = [
+        *r.delivered,
+        *(seq for seq, _ in r.filtered),
+        *(seq for seq, _ in r.rejected),
+        *(dead.seq for dead in r.dead),
+    ]
+    touched: set[str] = set()
+    if done:
+        touched.update(
+            user
+            for (user,) in conn.execute(
+                "DELETE FROM pending WHERE destination = ?"
+                " AND seq IN (SELECT value FROM json_each(?)) RETURNING user_key",
+                (d, _json(done)),
+            ).fetchall()
+        )
+    conn.executemany(
+        _UPSERT_RETRY,
+        [
+            (d, x.seq, x.user_key, x.attempts, x.next_at, x.first_failed_at, x.error)
+            for x in r.retry
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO pending (destination, seq, user_key) VALUES (?, ?, ?)"
+        " ON CONFLICT (destination, seq) DO NOTHING",
+        [(d, seq, user) for seq, user in r.held],
+    )
+    conn.executemany(
+        _INSERT_DEAD,
+        [
+            (d, x.seq, x.user_key, x.attempts, x.error, x.request, x.status, x.response, r.now)
+            for x in r.dead
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO traits (destination, user_key, traits) VALUES (?, ?, ?)"
+        " ON CONFLICT (destination, user_key) DO UPDATE SET traits = excluded.traits",
+        [(d, user, traits) for user, traits in r.traits.items()],
+    )
+    _count(conn, r)
+    touched.update(x.user_key for x in r.retry)
+    touched.update(user for _, user in r.held)
+    return restore_heads(conn, d, touched, r.now)
+
+
+def _count(conn: sqlite3.Connection, r: Round) -> None:
+    counts = Counter(("filtered", reason) for _, reason in r.filtered)
+    counts["delivered", ""] = len(r.delivered)
+    counts["rejected", ""] = len(r.rejected)
+    counts["dead", ""] = len(r.dead)
+    conn.executemany(
+        "INSERT INTO counters (destination, kind, reason, n) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (destination, kind, reason) DO UPDATE SET n = n + excluded.n",
+        [(r.destination, kind, reason, n) for (kind, reason), n in counts.items() if n],
+    )
+
+
+def restore_heads(
+    conn: sqlite3.Connection, destination: str, users: Collection[str], now: float
+) -> set[str]:
+    """Make each user's lowest pending seq the head (due ``now`` unless it has a time already)
+    and clear ``next_at`` on the rest; return the users that still have pending rows."""
+    still: set[str] = set()
+    for user in users:
+        (head,) = conn.execute(
+            "SELECT min(seq) FROM pending WHERE destination = ? AND user_key = ?",
+            (destination, user),
+        ).fetchone()
+        if head is None:
+            continue
+        still.add(user)
+        conn.execute(
+            "UPDATE pending INDEXED BY pending_heads SET next_at = NULL"
+            " WHERE destination = ? AND user_key = ? AND next_at IS NOT NULL AND seq <> ?",
+            (destination, user, head),
+        )
+        conn.execute(
+            "UPDATE pending SET next_at = ? WHERE destination = ? AND seq = ? AND next_at IS NULL",
+            (now, destination, head),
+        )
+    return still
+
+
+def replay(conn: sqlite3.Connection, ids: Collection[int], now: float) -> int:
+    rows = conn.execute(
+        "DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))"
+        " RETURNING destination, seq, user_key",
+        (_json(ids),),
+    ).fetchall()
+    conn.executemany(
+        "INSERT INTO pending (destination, seq, user_key, next_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (destination, seq) DO NOTHING",
+        [(d, seq, user, now) for d, seq, user in rows],
+    )
+    by_destination: dict[str, set[str]] = {}
+    for d, _, user in rows:
+        by_destination.setdefault(d, set()).add(user)
+    for d, users in by_destination.items():
+        restore_heads(conn, d, users, now)
+    return len(rows)
+
+
+def discard(conn: sqlite3.Connection, ids: Collection[int]) -> int:
+    return conn.execute(
+        "DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))", (_json(ids),)
+    ).rowcount
+
+
+def ping(conn: sqlite3.Connection, now: float) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('pinged_at', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (now,),
+    )
