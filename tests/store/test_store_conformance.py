@@ -1,0 +1,500 @@
+"""The store conformance suite: what every backend must do, written against ``Store`` only.
+
+Each test runs once per backend listed in ``conftest.BACKENDS``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from csroute.events.model import LoggedEvent, NewEvent
+from csroute.store.base import DeadLetter, Page, PendingEvent, Retry, Round, Store
+
+NOW = 1_700_000_000.0
+PROBE = "probe"  # a destination that only ever reads, to learn the seqs of what was appended
+
+
+def new(user: str, n: int, source: str = "web") -> NewEvent:
+    payload = json.dumps({"type": "track", "userId": user, "n": n}).encode()
+    return NewEvent(source=source, user_key=user, type="track", payload=payload)
+
+
+async def logged(store: Store, events: Sequence[NewEvent]) -> list[LoggedEvent]:
+    """Append ``events`` and return them as logged (the log must be empty of their sources)."""
+    await store.append(events)
+    page = await store.read_new(PROBE, {e.source for e in events}, 10_000)
+    return page.events[-len(events) :]
+
+
+def retry(e: LoggedEvent, next_at: float, attempts: int = 1) -> Retry:
+    return Retry(e.seq, e.user_key, attempts, next_at, first_failed_at=NOW, error="503")
+
+
+def dead(e: LoggedEvent, error: str = "gave up") -> DeadLetter:
+    return DeadLetter(e.seq, e.user_key, attempts=3, error=error, status=503, response=b"busy")
+
+
+def seqs(pending: list[PendingEvent]) -> list[int]:
+    return [p.event.seq for p in pending]
+
+
+# -- the log ----------------------------------------------------------------------------------
+
+
+async def test_events_come_back_in_append_order_with_their_fields(store: Store) -> None:
+    events = [new("u1", 1), new("u2", 2), new("u1", 3)]
+    await store.append(events[:2])
+    await store.append(events[2:])
+
+    page = await store.read_new("d", {"web"}, 10)
+
+    assert [(e.source, e.user_key, e.type, e.payload) for e in page.events] == [
+        (e.source, e.user_key, e.type, e.payload) for e in events
+    ]
+    assert [e.seq for e in page.events] == sorted({e.seq for e in page.events})
+
+
+async def test_read_new_returns_only_the_sources_asked_for(store: Store) -> None:
+    await store.append([new("u", 1, "web"), new("u", 2, "ios"), new("u", 3, "server")])
+    await store.append([new("u", 4, "ios"), new("u", 5, "web")])
+
+    page = await store.read_new("d", ["web", "ios"], 10)
+
+    assert [json.loads(e.payload)["n"] for e in page.events] == [1, 2, 4, 5]
+    assert (await store.read_new("d", [], 10)).events == []
+
+
+async def test_appending_nothing_is_allowed(store: Store) -> None:
+    await store.append([])
+
+    assert (await store.read_new("d", {"web"}, 10)).events == []
+
+
+async def test_a_full_page_ends_at_its_last_event(store: Store) -> None:
+    events = await logged(store, [new("u", n) for n in range(5)])
+
+    page = await store.read_new("d", {"web"}, 3)
+
+    assert page.events == events[:3]
+    assert page.cursor == events[2].seq
+
+
+async def test_a_short_page_ends_at_the_end_of_the_log(store: Store) -> None:
+    await store.append([new("u", 1, "web"), new("u", 2, "ios"), new("u", 3, "ios")])
+    end = (await store.read_new(PROBE, {"ios"}, 10)).cursor
+
+    page = await store.read_new("d", {"web"}, 10)
+
+    assert len(page.events) == 1
+    assert page.cursor == end  # past the other source's events too: nothing left to read
+    assert (await store.read_new("d", {"web"}, 10)).cursor == end
+
+
+async def test_an_empty_store_reads_nothing_at_cursor_zero(store: Store) -> None:
+    assert await store.read_new("d", {"web"}, 10) == Page(events=[], cursor=0)
+
+
+async def test_reading_does_not_move_the_cursor_but_recording_does(store: Store) -> None:
+    events = await logged(store, [new("u", n) for n in range(4)])
+    first = await store.read_new("d", {"web"}, 2)
+    assert (await store.read_new("d", {"web"}, 2)) == first
+
+    await store.record(
+        Round("d", NOW, cursor=first.cursor, delivered=[e.seq for e in first.events])
+    )
+
+    second = await store.read_new("d", {"web"}, 10)
+    assert second.events == events[2:]
+
+
+# -- rounds -----------------------------------------------------------------------------------
+
+
+async def test_a_round_commits_every_outcome_together(store: Store) -> None:
+    e = await logged(store, [new("a", 1), new("b", 2), new("c", 3), new("d", 4), new("e", 5)])
+
+    still = await store.record(
+        Round(
+            "dest",
+            NOW,
+            cursor=e[-1].seq,
+            delivered=[e[0].seq],
+            filtered=[(e[1].seq, "consent")],
+            rejected=[(e[2].seq, "no email")],
+            retry=[retry(e[3], NOW + 60)],
+            dead=[dead(e[4])],
+            traits={"a": b'{"plan":"pro"}'},
+        )
+    )
+
+    assert still == {"d"}
+    assert (await store.read_new("dest", {"web"}, 10)).events == []
+    stats = await store.stats("dest", {"web"})
+    assert (stats.delivered, stats.filtered, stats.rejected, stats.dead) == (1, 1, 1, 1)
+    assert (stats.retrying, stats.held, stats.backlog) == (1, 0, 0)
+    assert await store.blocked_users("dest") == {"d"}
+    assert await store.traits("dest", ["a"]) == {"a": b'{"plan":"pro"}'}
+    assert [d.seq for d in await store.dead_letters("dest")] == [e[4].seq]
+
+
+async def test_a_round_that_fails_leaves_nothing_behind(store: Store) -> None:
+    e = await logged(store, [new("a", 1), new("b", 2)])
+    poisoned = Round(
+        "dest",
+        NOW,
+        cursor=e[1].seq,
+        delivered=[e[0].seq],
+        retry=[retry(e[1], NOW)],
+        traits={"a": object()},  # type: ignore[dict-item]
+    )
+
+    with pytest.raises(Exception):  # noqa: B017 - each backend fails in its driver's own way
+        await store.record(poisoned)
+
+    assert (await store.read_new("dest", {"web"}, 10)).events == e
+    assert await store.blocked_users("dest") == set()
+    stats = await store.stats("dest", {"web"})
+    assert (stats.delivered, stats.retrying, stats.backlog) == (0, 0, 2)
+    await store.record(Round("dest", NOW, cursor=e[1].seq, delivered=[e[0].seq, e[1].seq]))
+    assert (await store.stats("dest", {"web"})).delivered == 2
+
+
+async def test_a_retry_is_due_once_its_time_has_come(store: Store) -> None:
+    (e,) = await logged(store, [new("u", 1)])
+
+    assert await store.record(Round("d", NOW, cursor=e.seq, retry=[retry(e, NOW + 60)])) == {"u"}
+
+    assert await store.due("d", NOW + 59, 10) == []
+    (due,) = await store.due("d", NOW + 60, 10)
+    assert (due.event, due.attempts, due.first_failed_at) == (e, 1, NOW)
+    assert await store.blocked_users("d") == {"u"}
+
+
+async def test_a_retry_can_be_rescheduled_and_then_delivered(store: Store) -> None:
+    (e,) = await logged(store, [new("u", 1)])
+    await store.record(Round("d", NOW, cursor=e.seq, retry=[retry(e, NOW)]))
+
+    await store.record(Round("d", NOW + 1, retry=[retry(e, NOW + 100, attempts=2)]))
+    assert await store.due("d", NOW + 99, 10) == []
+    assert [p.attempts for p in await store.due("d", NOW + 100, 10)] == [2]
+
+    assert await store.record(Round("d", NOW + 100, delivered=[e.seq])) == set()
+    assert await store.due("d", NOW + 1000, 10) == []
+    assert await store.blocked_users("d") == set()
+    assert (await store.stats("d", {"web"})).delivered == 1
+
+
+async def test_held_events_wait_behind_their_head_and_follow_it(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2), new("u", 3)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[2].seq,
+            retry=[retry(e[0], NOW + 60)],
+            held=[(e[1].seq, "u"), (e[2].seq, "u")],
+        )
+    )
+
+    assert await store.due("d", NOW + 59, 10) == []  # held events are never due on their own
+    run = await store.due("d", NOW + 60, 10)
+    assert seqs(run) == [x.seq for x in e]
+    assert [(p.attempts, p.first_failed_at) for p in run[1:]] == [(0, None), (0, None)]
+    stats = await store.stats("d", {"web"})
+    assert (stats.retrying, stats.held) == (1, 2)
+
+
+async def test_when_the_head_is_delivered_the_next_held_event_is_due_at_once(
+    store: Store,
+) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2), new("u", 3)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[2].seq,
+            retry=[retry(e[0], NOW)],
+            held=[(e[1].seq, "u"), (e[2].seq, "u")],
+        )
+    )
+
+    assert await store.record(Round("d", NOW + 5, delivered=[e[0].seq])) == {"u"}
+
+    assert await store.due("d", NOW + 4, 10) == []
+    assert seqs(await store.due("d", NOW + 5, 10)) == [e[1].seq, e[2].seq]
+    stats = await store.stats("d", {"web"})
+    assert (stats.retrying, stats.held) == (1, 1)
+
+
+async def test_when_the_head_is_dead_lettered_the_next_held_event_takes_its_place(
+    store: Store,
+) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2), new("v", 3)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[2].seq,
+            retry=[retry(e[0], NOW), retry(e[2], NOW)],
+            held=[(e[1].seq, "u")],
+        )
+    )
+
+    assert await store.record(Round("d", NOW + 5, dead=[dead(e[0])])) == {"u"}
+
+    assert seqs(await store.due("d", NOW + 5, 10)) == [e[2].seq, e[1].seq]
+    assert await store.record(Round("d", NOW + 6, delivered=[e[1].seq, e[2].seq])) == set()
+    assert await store.blocked_users("d") == set()
+
+
+async def test_a_held_event_that_fails_again_keeps_the_user_blocked(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2), new("u", 3)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[2].seq,
+            retry=[retry(e[0], NOW)],
+            held=[(e[1].seq, "u"), (e[2].seq, "u")],
+        )
+    )
+
+    # The head goes through, the next one fails: it becomes the head, the last stays held.
+    await store.record(Round("d", NOW + 1, delivered=[e[0].seq], retry=[retry(e[1], NOW + 30)]))
+
+    assert await store.due("d", NOW + 29, 10) == []
+    run = await store.due("d", NOW + 30, 10)
+    assert seqs(run) == [e[1].seq, e[2].seq]
+    assert (run[0].attempts, run[1].attempts) == (1, 0)
+
+
+async def test_due_orders_heads_by_time_and_never_splits_a_run_from_its_head(
+    store: Store,
+) -> None:
+    a = await logged(store, [new("a", n) for n in range(4)])
+    b = await logged(store, [new("b", n) for n in range(2)])
+    c = await logged(store, [new("c", 0)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=c[0].seq,
+            retry=[retry(a[0], NOW + 20), retry(b[0], NOW + 10), retry(c[0], NOW + 30)],
+            held=[(x.seq, "a") for x in a[1:]] + [(b[1].seq, "b")],
+        )
+    )
+
+    everything = await store.due("d", NOW + 30, 100)
+    assert seqs(everything) == [x.seq for x in b + a + c]
+
+    for limit in range(1, 8):
+        got = seqs(await store.due("d", NOW + 30, limit))
+        assert 0 < len(got) <= limit
+        # Whatever is returned is a prefix of the full answer: heads in order, runs from their
+        # head on, never a held event without the head in front of it.
+        assert got == seqs(everything)[: len(got)]
+        assert got[0] == b[0].seq
+
+
+async def test_blocked_users_are_the_users_with_pending_events(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("v", 2), new("w", 3)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[2].seq,
+            retry=[retry(e[0], NOW)],
+            delivered=[e[1].seq],
+            held=[(e[2].seq, "w")],
+        )
+    )
+
+    assert await store.blocked_users("d") == {"u", "w"}
+    assert await store.blocked_users("other") == set()
+
+
+# -- traits -----------------------------------------------------------------------------------
+
+
+async def test_traits_are_upserted_per_destination_and_user(store: Store) -> None:
+    await store.record(Round("d", NOW, traits={"u": b'{"a":1}', "v": b'{"b":2}'}))
+    await store.record(Round("d", NOW, traits={"u": b'{"a":1,"c":3}'}))
+    await store.record(Round("other", NOW, traits={"u": b'{"x":0}'}))
+
+    assert await store.traits("d", ["u", "v", "nobody"]) == {
+        "u": b'{"a":1,"c":3}',
+        "v": b'{"b":2}',
+    }
+    assert await store.traits("other", {"u", "v"}) == {"u": b'{"x":0}'}
+    assert await store.traits("d", []) == {}
+
+
+# -- dead letters -----------------------------------------------------------------------------
+
+
+async def test_dead_letters_keep_the_evidence_and_the_event(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("v", 2)])
+    letter = DeadLetter(
+        e[0].seq,
+        "u",
+        attempts=3,
+        error="HTTP 500",
+        request=b'{"req":1}',
+        status=500,
+        response=b"oops",
+    )
+    await store.record(Round("d", NOW, cursor=e[1].seq, dead=[letter, dead(e[1], "HTTP 400")]))
+
+    listed = await store.dead_letters("d")
+
+    assert [(x.seq, x.user_key, x.error) for x in listed] == [
+        (e[0].seq, "u", "HTTP 500"),
+        (e[1].seq, "v", "HTTP 400"),
+    ]
+    first = listed[0]
+    assert (first.attempts, first.request, first.status, first.response) == (
+        3,
+        b'{"req":1}',
+        500,
+        b"oops",
+    )
+    assert (first.destination, first.created_at, first.payload) == ("d", NOW, e[0].payload)
+    assert first.id > 0 and listed[1].id > first.id
+    assert await store.dead_letter(first.id) == first
+    assert await store.dead_letter(listed[1].id + 1000) is None
+
+
+async def test_dead_letters_page_by_id_and_filter_by_destination(store: Store) -> None:
+    e = await logged(store, [new("u", n) for n in range(5)])
+    await store.record(Round("d1", NOW, dead=[dead(x) for x in e[:3]]))
+    await store.record(Round("d2", NOW, dead=[dead(x) for x in e[3:]]))
+
+    everything = await store.dead_letters()
+    assert [x.destination for x in everything] == ["d1"] * 3 + ["d2"] * 2
+    page1 = await store.dead_letters("d1", limit=2)
+    page2 = await store.dead_letters("d1", after_id=page1[-1].id, limit=2)
+    assert [x.seq for x in page1 + page2] == [x.seq for x in e[:3]]
+    assert [x.seq for x in await store.dead_letters("d2")] == [x.seq for x in e[3:]]
+    assert await store.dead_letters(after_id=everything[-1].id) == []
+
+
+async def test_replayed_dead_letters_come_back_due_with_attempts_reset(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("v", 2)])
+    await store.record(Round("d", NOW, cursor=e[1].seq, dead=[dead(e[0]), dead(e[1])]))
+    first, second = await store.dead_letters("d")
+
+    assert await store.replay([first.id, first.id + 1000], NOW + 10) == 1
+
+    assert await store.due("d", NOW + 9, 10) == []
+    (due,) = await store.due("d", NOW + 10, 10)
+    assert (due.event, due.attempts) == (e[0], 0)
+    assert await store.blocked_users("d") == {"u"}
+    assert await store.dead_letters("d") == [second]
+    assert await store.record(Round("d", NOW + 10, delivered=[e[0].seq])) == set()
+    assert await store.due("d", NOW + 1000, 10) == []
+
+
+async def test_a_replayed_event_older_than_the_users_head_goes_first(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2)])
+    await store.record(
+        Round("d", NOW, cursor=e[1].seq, dead=[dead(e[0])], retry=[retry(e[1], NOW + 500)])
+    )
+    (letter,) = await store.dead_letters("d")
+
+    await store.replay([letter.id], NOW + 10)
+
+    run = await store.due("d", NOW + 10, 10)
+    assert seqs(run) == [e[0].seq, e[1].seq]
+    stats = await store.stats("d", {"web"})
+    assert (stats.retrying, stats.held) == (1, 1)
+
+
+async def test_a_replayed_event_newer_than_the_users_head_waits_behind_it(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2)])
+    await store.record(
+        Round("d", NOW, cursor=e[1].seq, retry=[retry(e[0], NOW + 500)], dead=[dead(e[1])])
+    )
+    (letter,) = await store.dead_letters("d")
+
+    await store.replay([letter.id], NOW + 10)
+
+    assert await store.due("d", NOW + 10, 10) == []
+    assert seqs(await store.due("d", NOW + 500, 10)) == [e[0].seq, e[1].seq]
+
+
+async def test_discarded_dead_letters_are_gone(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("v", 2)])
+    await store.record(Round("d", NOW, cursor=e[1].seq, dead=[dead(e[0]), dead(e[1])]))
+    first, second = await store.dead_letters("d")
+
+    assert await store.discard([first.id]) == 1
+    assert await store.discard([first.id]) == 0
+
+    assert await store.dead_letters() == [second]
+    assert await store.dead_letter(first.id) is None
+    assert await store.replay([first.id], NOW) == 0
+    assert await store.due("d", NOW, 10) == []
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+async def test_stats_add_up_across_rounds(store: Store) -> None:
+    e = await logged(store, [new("u", n) for n in range(8)] + [new("u", 99, "ios")])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[4].seq,
+            delivered=[e[0].seq],
+            filtered=[(e[1].seq, "consent"), (e[2].seq, "event_denied")],
+            rejected=[(e[3].seq, "no email")],
+            retry=[retry(e[4], NOW + 60)],
+        )
+    )
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[6].seq,
+            delivered=[e[5].seq],
+            filtered=[(e[6].seq, "consent")],
+        )
+    )
+
+    stats = await store.stats("d", {"web"})
+
+    assert (stats.delivered, stats.filtered, stats.rejected, stats.dead) == (2, 3, 1, 0)
+    assert dict(stats.filtered_by_reason) == {"consent": 2, "event_denied": 1}
+    assert (stats.retrying, stats.held, stats.backlog) == (1, 0, 1)
+    assert (await store.stats("d", {"web", "ios"})).backlog == 2
+    fresh = await store.stats("new", {"web", "ios"})
+    assert (fresh.delivered, fresh.retrying, fresh.backlog) == (0, 0, len(e))
+    assert dict(fresh.filtered_by_reason) == {}
+
+
+async def test_destinations_do_not_share_any_state(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2)])
+
+    await store.record(
+        Round("d1", NOW, cursor=e[1].seq, delivered=[e[1].seq], retry=[retry(e[0], NOW)])
+    )
+    await store.record(Round("d2", NOW, cursor=e[0].seq, dead=[dead(e[0])], traits={"u": b"{}"}))
+
+    assert (await store.read_new("d1", {"web"}, 10)).events == []
+    assert (await store.read_new("d2", {"web"}, 10)).events == [e[1]]
+    assert seqs(await store.due("d1", NOW, 10)) == [e[0].seq]
+    assert await store.due("d2", NOW, 10) == []
+    assert await store.blocked_users("d2") == set()
+    assert await store.traits("d1", ["u"]) == {}
+    assert await store.dead_letters("d1") == []
+    s1, s2 = await store.stats("d1", {"web"}), await store.stats("d2", {"web"})
+    assert (s1.delivered, s1.dead, s1.retrying, s1.backlog) == (1, 0, 1, 0)
+    assert (s2.delivered, s2.dead, s2.retrying, s2.backlog) == (0, 1, 0, 1)
+
+
+async def test_a_healthy_store_answers_ping(store: Store) -> None:
+    await store.ping()
