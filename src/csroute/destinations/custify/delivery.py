@@ -1,0 +1,107 @@
+"""What the router must know about Custify's API: rate limit, ``POST /batch``, error meanings."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from csroute.destinations.base import Batching, Delivery, RateLimit, Request
+from csroute.destinations.custify.endpoints import NO_PARAMS, Endpoints, endpoints
+from csroute.destinations.custify.settings import Settings
+
+
+def rate_limit_key(api_key: str, base_url: str) -> str:
+    """The limiter key of one Custify API key: every destination and client that uses the key
+    must share it, so the Custify client derives its key with this same function."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return f"custify:{digest}@{base_url.rstrip('/')}"
+
+
+def delivery(settings: Settings) -> Delivery:
+    ends = endpoints(settings)
+    rate = RateLimit(
+        settings.rate_limit_requests,
+        settings.rate_limit_window_s,
+        rate_limit_key(settings.api_key, settings.base_url),
+    )
+    batching = None
+    if settings.batch_size > 1:
+        batching = Batching(
+            max_size=settings.batch_size,
+            combine=_Combiner(ends, settings.batch_synchronous),
+            accepts=_Accepts(ends),
+            # Custify applies asynchronous batch jobs in an undocumented order; a user's requests
+            # (an identify and its track, a group's company and person) go in separate batches.
+            one_per_user=not settings.batch_synchronous,
+        )
+    return Delivery(
+        rate_limit=rate, batching=batching, explain=explain, timeout_s=settings.timeout_s
+    )
+
+
+class _Accepts:
+    """Only the three upserts have batch job types."""
+
+    def __init__(self, ends: Endpoints) -> None:
+        self.urls = frozenset((ends.people, ends.company, ends.event))
+
+    def __call__(self, request: Request) -> bool:
+        return request.method == "POST" and request.url in self.urls
+
+
+class _Combiner:
+    """Requests become the jobs of one ``POST /batch``, in the order given."""
+
+    def __init__(self, ends: Endpoints, synchronous: bool) -> None:
+        self.ends = ends
+        self.synchronous = synchronous
+        self.job_types = {ends.people: "people", ends.company: "company", ends.event: "event"}
+
+    def __call__(self, requests: Sequence[Request]) -> Request:
+        jobs = [{"type": self.job_types[r.url], "payload": r.body} for r in requests]
+        body = {"jobs": jobs, "synchronous": self.synchronous, "returnJobId": True}
+        return Request("POST", self.ends.batch, self.ends.headers, NO_PARAMS, body)
+
+
+def explain(status: int, body: bytes) -> str:
+    """Plain words for a failed Custify response: what went wrong and what to do."""
+    message = _message(body)
+    detail = f" (Custify: {message})" if message else ""
+    if status == 401:
+        return (
+            "Custify rejected the API key: check api_key, and base_url if the account is on a "
+            f"regional cluster{detail}"
+        )
+    if status == 403:
+        return f"the API key may not do this (read-only key, or API access disabled){detail}"
+    if status == 404:
+        return (
+            "Custify does not know this person (events need the person to exist: the user must "
+            f"be identified, by user_id or email, before their events){detail}"
+        )
+    if status == 429:
+        return f"rate limited by Custify; lower rate_limit_requests for this key{detail}"
+    if status in (400, 422):
+        return f"Custify refused the request as invalid{detail or ' (no reason given)'}"
+    if status >= 500:
+        return f"Custify had a server error{detail}"
+    return f"unexpected answer from Custify{detail}"
+
+
+def _message(body: bytes) -> str:
+    """Custify's error text: ``error.message``, ``message`` or ``error`` (the shape varies)."""
+    try:
+        data: Any = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body.decode(errors="replace").strip()[:300]
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        for key in ("message", "error", "msg"):
+            if data.get(key):
+                return str(data[key])
+    return "" if data in (None, "", {}) else msgspec.json.encode(data).decode()[:300]

@@ -1,0 +1,58 @@
+"""Settings of ``type: custify`` and the checks that make a bad configuration fail at startup."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+DEFAULT_BASE_URL = "https://api.custify.com"
+
+MAX_SYNCHRONOUS_JOBS = 3
+"""Custify runs at most this many jobs in a synchronous ``POST /batch``."""
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """One Custify connection. Frozen so derived constants can be cached per settings object."""
+
+    api_key: Annotated[str, msgspec.Meta(min_length=1)]
+    """Custify API key (Settings → Developer → API Key). Required: never sent as a placeholder."""
+    send_anonymous_id: bool = False
+    """Use ``anonymousId`` as ``user_id`` when the event names no user id."""
+    base_url: str = DEFAULT_BASE_URL
+    """Accounts on regional clusters have their own API URL (shown in Custify's settings)."""
+    deduplication: bool = True
+    """Send ``deduplication_id`` with every Custify event, so redelivery cannot double-count."""
+    deduplication_field: str = ""
+    """Dot path into the event for ``deduplication_id`` (e.g. ``properties.order_id``);
+    ``messageId`` when empty or when the path holds nothing."""
+    page_and_screen: Literal["reject", "track"] = "reject"
+    """Custify has no page views: reject them, or send them as events ``Viewed <name> Page``."""
+    batch_size: int = 100
+    """Jobs per ``POST /batch``; 1 sends one request per event."""
+    batch_synchronous: bool = False
+    """Ask Custify to apply each batch before answering (at most 3 jobs per batch)."""
+    rate_limit_requests: float = 100
+    rate_limit_window_s: float = 10
+    timeout_s: float = 30.0
+
+
+def check(settings: Settings) -> list[str]:
+    """Problems the schema cannot express; each names its key and never shows the API key."""
+    problems = []
+    if not settings.api_key.strip():
+        problems.append("api_key: must not be blank")
+    if not settings.base_url.startswith(("http://", "https://")):
+        problems.append(f"base_url: must start with https:// (got {settings.base_url!r})")
+    if settings.batch_size < 1:
+        problems.append(f"batch_size: must be at least 1 (got {settings.batch_size})")
+    if settings.batch_synchronous and settings.batch_size > MAX_SYNCHRONOUS_JOBS:
+        problems.append(
+            f"batch_size: synchronous batches hold at most {MAX_SYNCHRONOUS_JOBS} jobs "
+            f"(got {settings.batch_size})"
+        )
+    if settings.rate_limit_requests <= 0 or settings.rate_limit_window_s <= 0:
+        problems.append("rate_limit_requests, rate_limit_window_s: must be positive")
+    if settings.timeout_s <= 0:
+        problems.append(f"timeout_s: must be positive (got {settings.timeout_s})")
+    return problems
