@@ -1,0 +1,32 @@
+"""ISO-8601 timestamps as events carry them: parsed leniently, written in one canonical form.
+
+Clients send every flavour of ISO-8601 (``Z`` or ``+02:00``, 0 to 9 fractional digits, a bare
+date); ``datetime.fromisoformat`` accepts them all and is implemented in C, which matters on the
+ingestion hot path. A timestamp without an offset is taken as UTC, as Segment does. What
+csroute writes (``receivedAt``, corrected ``timestamp``) is always UTC with milliseconds and a
+``Z``, the form Segment itself emits, so destinations see one format.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_iso(value: str) -> datetime | None:
+    """The instant ``value`` names (timezone-aware), or None if it is not ISO-8601."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def format_iso(instant: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC (an f-string: several times faster than strftime)."""
+    t = instant.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}Z"
+    )

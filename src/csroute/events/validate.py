@@ -1,0 +1,223 @@
+"""Segment-spec validation of decoded events, and the fields the gateway stamps on them.
+
+Rules, checked in this order (the first failure is the one reported):
+
+* the event is a JSON object;
+* ``type``: on a single-event endpoint it is implied (filled in when absent, rejected when it
+  names another type); in a batch it must be one of identify, track, page, screen, group,
+  alias;
+* ``userId`` and ``anonymousId``, when present, are strings or numbers, and at least one is a
+  non-empty string or a number;
+* ``event`` (track) is a non-empty string; ``groupId`` (group) and ``previousId`` (alias) are
+  non-empty strings or numbers;
+* ``properties``, ``traits``, ``context``, ``integrations`` are objects; ``messageId``,
+  ``event``, ``name`` are strings; ``timestamp``, ``originalTimestamp``, ``sentAt`` are
+  ISO-8601 strings.
+
+``null`` counts as absent everywhere, as in the SDKs (they drop null fields before sending).
+
+Stamping, for every accepted event:
+
+* ``receivedAt``: the server's clock when the request arrived (one value per request);
+* ``messageId``: a random UUID (v4) when absent or empty, so destinations can deduplicate;
+* ``sentAt``: the batch's ``sentAt`` when the event has none of its own;
+* ``originalTimestamp``: the client's ``timestamp`` as sent, unless the client set
+  ``originalTimestamp`` itself (RudderStack's JavaScript SDK sends only that);
+* ``timestamp``: when the event happened, corrected for the client's clock skew the way
+  Segment does. The client's time is its ``timestamp``, else its ``originalTimestamp``; with a
+  ``sentAt`` the corrected time is ``receivedAt - (sentAt - client time)`` (the client's
+  clock may be wrong, but the interval between the event and the send is right); without a
+  ``sentAt`` it is the client's time; with no client time at all it is ``receivedAt``.
+  Always written as UTC with milliseconds (``2026-01-31T12:00:00.000Z``);
+* a ``writeKey`` in the event is removed: it is a secret and destinations must not see it.
+
+Nothing else is changed: unknown fields are kept as sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import uuid4
+
+import msgspec
+
+from csroute.events.errors import Rejection
+from csroute.events.model import EVENT_TYPES, NewEvent, user_key
+from csroute.events.timestamps import format_iso, parse_iso
+
+_OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
+_STRING_FIELDS: Final = ("event", "name")
+_TIMESTAMP_FIELDS: Final = ("timestamp", "originalTimestamp", "sentAt")
+_REQUIRED_ID: Final = {"group": "groupId", "alias": "previousId"}
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(slots=True)
+class Envelope:
+    """A decoded request: its events (or why one could not be decoded) and batch-level fields."""
+
+    items: list[Any]  # decoded events; a Rejection where an event failed decoding checks
+    batch: bool
+    write_key: str | None = None
+    sent_at: str | None = None  # batch-level, already checked to be ISO-8601
+    context: dict[str, Any] | None = None  # batch-level defaults for events without their own
+    integrations: dict[str, Any] | None = None
+
+
+class Invalid(Exception):
+    """One event breaks a rule (raised and caught within this module)."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
+        self.message = message
+
+
+def accept(
+    envelope: Envelope, implied_type: str | None, source: str, received: datetime
+) -> tuple[list[NewEvent], list[Rejection]]:
+    """Validate and stamp every event of a request: the accepted ones and the rejections."""
+    received_iso = format_iso(received)
+    batch_sent = None if envelope.sent_at is None else parse_iso(envelope.sent_at)
+    events: list[NewEvent] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(envelope.items):
+        if type(item) is Rejection:
+            rejected.append(item)
+            continue
+        try:
+            event = _checked(item, implied_type)
+            _stamp(event, envelope, received, received_iso, batch_sent)
+        except Invalid as e:
+            rejected.append(_rejection(e, index if envelope.batch else None))
+            continue
+        events.append(NewEvent(source, user_key(event), event["type"], _encode(event)))
+    return events, rejected
+
+
+def field_path(index: int | None, field: str) -> str:
+    """``batch[3].userId`` for an event of a batch, ``userId`` for a single event."""
+    if index is None:
+        return field
+    return f"batch[{index}].{field}" if field else f"batch[{index}]"
+
+
+def _rejection(e: Invalid, index: int | None) -> Rejection:
+    return Rejection(field_path(index, e.field), e.rule, e.message, index)
+
+
+def _checked(event: Any, implied_type: str | None) -> dict[str, Any]:
+    if type(event) is not dict:
+        raise Invalid("", "object", "an event must be a JSON object")
+    kind = event.get("type")
+    if implied_type is not None:
+        if kind is None:
+            event["type"] = kind = implied_type
+        elif kind != implied_type:
+            raise Invalid(
+                "type",
+                "event_type",
+                f"type {_show(kind)} does not match this endpoint "
+                f"(/v1/{implied_type} takes {implied_type} events)",
+            )
+    elif type(kind) is not str or kind not in EVENT_TYPES:
+        if kind is None:
+            raise Invalid("type", "required", "type is required")
+        raise Invalid(
+            "type",
+            "event_type",
+            f"type {_show(kind)} is not one of {', '.join(sorted(EVENT_TYPES))}",
+        )
+    for name in ("userId", "anonymousId"):
+        value = event.get(name)
+        if value is not None and type(value) not in (str, int, float):
+            raise Invalid(name, "type", f"{name} must be a string or a number")
+    if not (_is_id(event.get("userId")) or _is_id(event.get("anonymousId"))):
+        raise Invalid(
+            "userId",
+            "required",
+            "userId or anonymousId is required (a non-empty string or a number)",
+        )
+    if kind == "track":
+        if event.get("event") in (None, ""):
+            raise Invalid("event", "required", "event (the name of the action) is required")
+    elif kind in _REQUIRED_ID:
+        id_field = _REQUIRED_ID[kind]
+        value = event.get(id_field)
+        if not _is_id(value):
+            if value is None or value == "":
+                raise Invalid(id_field, "required", f"{id_field} is required for {kind} events")
+            raise Invalid(id_field, "type", f"{id_field} must be a string or a number")
+    for name in _OBJECT_FIELDS:
+        value = event.get(name)
+        if value is not None and type(value) is not dict:
+            raise Invalid(name, "type", f"{name} must be a JSON object")
+    for name in _STRING_FIELDS:
+        value = event.get(name)
+        if value is not None and type(value) is not str:
+            raise Invalid(name, "type", f"{name} must be a string")
+    return event
+
+
+def _stamp(
+    event: dict[str, Any],
+    envelope: Envelope,
+    received: datetime,
+    received_iso: str,
+    batch_sent: datetime | None,
+) -> None:
+    timestamp = _instant(event, "timestamp")
+    original = _instant(event, "originalTimestamp")
+    sent = _instant(event, "sentAt")
+    if sent is None and batch_sent is not None:
+        sent = batch_sent
+        event["sentAt"] = envelope.sent_at
+    client = original if timestamp is None else timestamp
+    if client is None:
+        event["timestamp"] = received_iso
+    else:
+        if timestamp is not None and original is None:
+            event["originalTimestamp"] = event["timestamp"]
+        try:
+            event["timestamp"] = format_iso(client if sent is None else received - (sent - client))
+        except OverflowError:
+            raise Invalid(
+                "timestamp", "iso8601", "timestamp corrected by sentAt falls outside years 1-9999"
+            ) from None
+    event["receivedAt"] = received_iso
+    message_id = event.get("messageId")
+    if message_id is None or message_id == "":
+        event["messageId"] = str(uuid4())
+    elif type(message_id) is not str:
+        raise Invalid("messageId", "type", "messageId must be a string")
+    event.pop("writeKey", None)
+    if envelope.context is not None and event.get("context") is None:
+        event["context"] = envelope.context
+    if envelope.integrations is not None and event.get("integrations") is None:
+        event["integrations"] = envelope.integrations
+
+
+def _instant(event: dict[str, Any], name: str) -> datetime | None:
+    value = event.get(name)
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise Invalid(name, "type", f"{name} must be an ISO-8601 string")
+    instant = parse_iso(value)
+    if instant is None:
+        raise Invalid(name, "iso8601", f"{name} {_show(value)} is not an ISO-8601 date-time")
+    return instant
+
+
+def _is_id(value: Any) -> bool:
+    kind = type(value)
+    return (kind is str and value != "") or kind is int or kind is float
+
+
+def _show(value: Any) -> str:
+    """A client value quoted in an error, cut short: errors must stay small."""
+    text = msgspec.json.encode(value).decode()
+    return text if len(text) <= 40 else text[:37] + "..."
