@@ -21,11 +21,11 @@ class EventFilter:
     def reason(self, event: Event) -> str | None:
         kind = event.get("type", "")
         if kind in self._deny_types or (self._allow_types and kind not in self._allow_types):
-            return f"event type {kind!r} not allowed"
+            return f"event_type: {kind!r} not allowed"
         if self._allow_names or self._deny_names:
             name = event.get("event") if kind == "track" else event.get("name")
             if name in self._deny_names or (self._allow_names and name not in self._allow_names):
-                return f"event name {name!r} not allowed"
+                return f"event_name: {name!r} not allowed"
         if self._consent:
             return consent_denial(event, self._consent)
         return None

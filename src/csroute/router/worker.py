@@ -333,7 +333,7 @@ class DestinationWorker:
 
     def _backoff(self, attempts: int, retry_after_s: float | None) -> float:
         """Exponential backoff with equal jitter, never sooner than the server asked."""
-        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** (attempts - 1))
+        ceiling = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2.0 ** (attempts - 1))
         delay = ceiling / 2 + random.uniform(0, ceiling / 2)
         return max(delay, retry_after_s or 0.0)
 
@@ -353,7 +353,7 @@ class DestinationWorker:
     def _trip_breaker(self, outcome: Round, now: float) -> None:
         if outcome.retry and not outcome.delivered:
             self.failed_rounds += 1
-            pause = self.policy.backoff_base_s * 2 ** min(self.failed_rounds - 1, 16)
+            pause = self.policy.backoff_base_s * 2.0 ** min(self.failed_rounds - 1, 16)
             self.breaker_until = now + min(self.policy.backoff_max_s, pause)
             log.warning(
                 "destination failing; pausing new deliveries",

@@ -1,0 +1,51 @@
+"""What the CLI commands share: loading the configuration and reporting errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from csroute import config as config_module
+from csroute.config import Config, ConfigError
+
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file (default: $CSROUTE_CONFIG, else ./csroute.yaml, else the demo).",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def config_path(given: Path | None) -> Path | None:
+    """The file to use; None means the built-in demo configuration."""
+    if given is not None:
+        return given
+    if env := os.environ.get("CSROUTE_CONFIG"):
+        return Path(env)
+    default = Path("csroute.yaml")
+    return default if default.exists() else None
+
+
+def load_config(given: Path | None) -> Config:
+    from csroute.demo import demo_config
+
+    path = config_path(given)
+    try:
+        return config_module.load(path) if path is not None else demo_config()
+    except ConfigError as e:
+        fail(str(e), 2)

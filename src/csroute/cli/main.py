@@ -1,0 +1,62 @@
+"""``csroute``: serve, inspect and operate the pipeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from csroute.cli import dlq, transform
+from csroute.cli.common import ConfigOption, fail, load_config, out
+from csroute.cli.send import send
+from csroute.cli.status import status
+
+app = typer.Typer(
+    name="csroute",
+    help="Customer-event pipeline: Segment/RudderStack in, Custify, Kustomer and webhooks out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(dlq.app, name="dlq")
+app.command("transform")(transform.transform)
+app.command("send")(send)
+app.command("status")(status)
+
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: gateway and router; gateway: ingestion only; router: delivery only."
+        ),
+    ] = "all",
+    host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override server.port.")] = None,
+) -> None:
+    """Start the pipeline (with no configuration file: the demo, on embedded defaults)."""
+    from csroute.serve import run
+
+    if role not in ("all", "gateway", "router"):
+        fail(f"--role: must be all, gateway or router (got {role!r})", 2)
+    cfg = load_config(config)
+    if host is not None:
+        cfg.server.host = host
+    if port is not None:
+        cfg.server.port = port
+    run(cfg, role)  # type: ignore[arg-type]
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the configuration and summarise it (secrets masked)."""
+    from csroute.serve import banner
+
+    cfg = load_config(config)
+    for line in banner(cfg, "all"):
+        out.print(line, highlight=False)
+    out.print("[green]configuration OK[/green]")

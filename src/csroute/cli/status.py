@@ -1,0 +1,45 @@
+"""``csroute status``: where each destination stands, read from the store."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.table import Table
+
+from csroute.cli.common import ConfigOption, load_config, out
+from csroute.cli.store_access import with_store
+from csroute.store.base import Store
+
+COLUMNS = ("delivered", "backlog", "retrying", "held", "dead", "filtered", "rejected")
+
+
+def status(
+    config: ConfigOption = None,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Per destination: delivered, backlog, retrying, held, dead, filtered, rejected."""
+    cfg = load_config(config)
+
+    async def collect(store: Store) -> dict[str, dict[str, Any]]:
+        report = {}
+        for d in cfg.destinations:
+            stats = await store.stats(d.name, cfg.sources_of(d.name))
+            report[d.name] = {
+                "type": d.type,
+                "enabled": d.enabled,
+                **{c: getattr(stats, c) for c in COLUMNS},
+                "filtered_by_reason": dict(stats.filtered_by_reason),
+            }
+        return report
+
+    report = with_store(cfg, collect)
+    if json:
+        out.print_json(msgspec.json.encode(report).decode())
+        return
+    table = Table("destination", "type", *COLUMNS)
+    for name, row in report.items():
+        label = name if row["enabled"] else f"{name} (disabled)"
+        table.add_row(label, row["type"], *(str(row[c]) for c in COLUMNS))
+    out.print(table)

@@ -1,0 +1,1 @@
+"""Operating csroute over HTTP: health, readiness, metrics and the admin API."""

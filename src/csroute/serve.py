@@ -1,0 +1,89 @@
+"""Running csroute: the gateway and the router in one process, or either role alone.
+
+Both roles share one event loop: ingestion is I/O-bound (the store's writer thread does the
+commits), and the router yields between requests. ``--role`` splits them across processes when
+one process is not enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+import uvicorn
+
+from csroute import logs
+from csroute.config import Config
+from csroute.gateway.app import GatewayApp
+from csroute.ops.app import create_ops_app
+from csroute.router.router import Router
+from csroute.secrets import mask
+from csroute.store.open import open_store
+
+Role = Literal["all", "gateway", "router"]
+log = logging.getLogger("csroute")
+
+
+def banner(config: Config, role: Role) -> list[str]:
+    """What ``csroute serve`` says at start-up: where it listens, what is active (keys masked)."""
+    lines = []
+    if role in ("all", "gateway"):
+        lines.append(f"gateway listening on http://{config.server.host}:{config.server.port}")
+    for s in config.sources:
+        state = "enabled" if s.enabled else "disabled"
+        lines.append(f"source {s.name!r} ({state}) write key {mask(s.write_key)}")
+    if role in ("all", "router"):
+        for d in config.destinations:
+            if d.enabled:
+                fed = ", ".join(config.sources_of(d.name)) or "no sources connected"
+                lines.append(f"destination {d.name!r} ({d.type}) from {fed}")
+    store = config.store
+    where = config.data_path(store.path) if store.backend == "sqlite" else "postgresql"
+    lines.append(f"store: {store.backend} ({where})")
+    return lines
+
+
+async def serve(
+    config: Config, role: Role = "all", on_ready: Callable[[], None] | None = None
+) -> None:
+    logs.setup(config.logging.format, config.logging.level)
+    store = await open_store(config)
+    router = Router(config, store) if role in ("all", "router") else None
+    app = create_ops_app(store, router, config.admin.token)
+    if role in ("all", "gateway"):
+        app = GatewayApp(store, config.sources, config.limits, fallback=app)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+        )
+    )
+    for line in banner(config, role):
+        log.info(line)
+    if router is not None:
+        router.start()
+    try:
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started and on_ready is not None:
+            on_ready()
+        await serving
+    finally:
+        if router is not None:
+            await router.stop()
+        await store.close()
+
+
+def run(config: Config, role: Role = "all") -> None:
+    import uvloop
+
+    uvloop.run(serve(config, role))

@@ -1,0 +1,19 @@
+"""Opening the configured store backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from csroute.config import Config
+from csroute.store.base import Store
+
+
+async def open_store(config: Config) -> Store:
+    if config.store.backend == "sqlite":
+        from csroute.store.sqlite import SQLiteStore
+
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        return await SQLiteStore.open(
+            config.data_path(config.store.path), synchronous=config.store.synchronous
+        )
+    raise NotImplementedError(f"store backend {config.store.backend!r} is not available yet")

@@ -1,0 +1,94 @@
+"""A webhook receiver for tests: records the events it accepts and fails on demand.
+
+Faults are chosen per request by ``plan(n)`` (n counts requests from 0): ``None`` accepts,
+``"500"``/``"400"`` answer that status, ``"429"`` answers 429 with ``Retry-After``,
+``"timeout"`` answers too late for the client, ``"drop"`` starts a response and breaks the
+connection mid-body. Only accepted requests are recorded, so a test can demand that every
+event arrives exactly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+Fault = str | None
+Plan = Callable[[int], Fault]
+
+
+class Receiver:
+    def __init__(
+        self, plan: Plan | None = None, *, retry_after: str = "1", timeout_s: float = 2.0
+    ) -> None:
+        self.plan: Plan = plan or (lambda _n: None)
+        self.retry_after = retry_after
+        self.timeout_s = timeout_s
+        self.accepted: list[dict[str, Any]] = []
+        self.statuses: Counter[str] = Counter()
+        self.requests = 0
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        with self._lock:
+            n = self.requests
+            self.requests += 1
+        fault = self.plan(n)
+        self.statuses[fault or "200"] += 1
+        if fault == "timeout":
+            await asyncio.sleep(self.timeout_s)
+            await self._respond(send, 500, b"too late")
+        elif fault == "drop":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"100")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+            raise ConnectionAbortedError("dropping the connection on purpose")
+        elif fault == "429":
+            await self._respond(
+                send, 429, b"slow down", [(b"retry-after", self.retry_after.encode())]
+            )
+        elif fault is not None:
+            await self._respond(send, int(fault), b'{"error": "injected"}')
+        else:
+            decoded = msgspec.json.decode(body) if body else None
+            with self._lock:
+                self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+                self.accepted.extend(decoded if isinstance(decoded, list) else [decoded])
+            await self._respond(send, 200, b'{"ok": true}')
+
+    @staticmethod
+    async def _respond(
+        send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), *(headers or [])],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def by_user(self, key: str = "userId") -> dict[str, list[dict[str, Any]]]:
+        users: dict[str, list[dict[str, Any]]] = {}
+        with self._lock:
+            for event in self.accepted:
+                users.setdefault(str(event.get(key)), []).append(event)
+        return users
