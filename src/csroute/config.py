@@ -156,9 +156,7 @@ class Config(Struct):
 
     def policy_for(self, destination: DestinationConfig) -> DeliveryPolicy:
         overrides = {
-            k: v
-            for k, v in msgspec.structs.asdict(destination.delivery).items()
-            if v is not None
+            k: v for k, v in msgspec.structs.asdict(destination.delivery).items() if v is not None
         }
         return msgspec.structs.replace(self.delivery, **overrides)
 
@@ -252,9 +250,11 @@ def check(config: Config) -> list[str]:
         for j, name in enumerate(c.destinations):
             if name not in dest_names:
                 problems.append(f"{where}.destinations[{j}]: no destination named {name!r}")
-    for name, value in (("delivery.concurrency", config.delivery.concurrency),
-                        ("delivery.page_size", config.delivery.page_size),
-                        ("delivery.max_attempts", config.delivery.max_attempts)):
+    for name, value in (
+        ("delivery.concurrency", config.delivery.concurrency),
+        ("delivery.page_size", config.delivery.page_size),
+        ("delivery.max_attempts", config.delivery.max_attempts),
+    ):
         if value < 1:
             problems.append(f"{name}: must be at least 1 (got {value})")
     return problems
