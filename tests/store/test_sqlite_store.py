@@ -1,0 +1,199 @@
+"""What only the SQLite backend promises: group commit, crash safety, surviving a full disk.
+
+Some tests reach the writer connection through ``SQLiteStore._writer`` to hold the writer
+thread still or to shrink the database's size limit; nothing else in the interface can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from csroute.events.model import NewEvent
+from csroute.store.base import DeadLetter, Retry, Round, StoreUnavailable
+from csroute.store.sqlite import SQLiteStore
+
+CHILD = Path(__file__).with_name("sqlite_crash_child.py")
+NOW = 1_700_000_000.0
+
+
+def new(n: int, size: int = 0) -> NewEvent:
+    payload = json.dumps({"n": n, "pad": "x" * size}).encode()
+    return NewEvent(source="web", user_key=f"u{n % 7}", type="track", payload=payload)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = await SQLiteStore.open(tmp_path / "events.db")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@contextlib.asynccontextmanager
+async def writer_held(store: SQLiteStore) -> AsyncIterator[None]:
+    """Keep the writer thread busy for the block, so that all the block queues waits together.
+
+    Tasks started in the block get one turn of the event loop to queue their writes before the
+    writer is let go.
+    """
+    gate = threading.Event()
+    busy = asyncio.ensure_future(store._writer.run(lambda conn: gate.wait()))
+    try:
+        yield
+        await asyncio.sleep(0)
+    finally:
+        gate.set()
+        await busy
+
+
+async def test_concurrent_appends_share_one_commit(store: SQLiteStore) -> None:
+    before = store.commits
+    async with writer_held(store):
+        appends = [asyncio.ensure_future(store.append([new(n)])) for n in range(200)]
+
+    await asyncio.gather(*appends)
+
+    assert store.commits - before == 2  # the one that held the writer, then all 200 appends
+    page = await store.read_new("d", {"web"}, 1000)
+    assert sorted(json.loads(e.payload)["n"] for e in page.events) == list(range(200))
+
+
+async def test_appends_wait_for_their_own_commit_only(store: SQLiteStore) -> None:
+    for n in range(3):
+        await store.append([new(n)])
+
+    assert store.commits == 3
+    assert len((await store.read_new("d", {"web"}, 10)).events) == 3
+
+
+async def test_a_full_disk_fails_every_waiter_and_the_store_recovers(store: SQLiteStore) -> None:
+    await store.append([new(0)])
+    await store._writer.run(
+        lambda c: c.execute(
+            f"PRAGMA max_page_count = {c.execute('PRAGMA page_count').fetchone()[0]}"
+        )
+    )
+
+    async with writer_held(store):
+        appends = [asyncio.ensure_future(store.append([new(n, 4000)])) for n in range(1, 21)]
+    outcomes = await asyncio.gather(*appends, return_exceptions=True)
+
+    assert all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
+    assert [
+        json.loads(e.payload)["n"] for e in (await store.read_new("d", {"web"}, 100)).events
+    ] == [0]
+
+    await store._writer.run(lambda c: c.execute("PRAGMA max_page_count = 1073741823"))
+    await store.append([new(21, 4000)])
+    await store.ping()
+    page = await store.read_new("d", {"web"}, 100)
+    assert [json.loads(e.payload)["n"] for e in page.events] == [0, 21]
+
+
+async def test_everything_is_still_there_after_reopening(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "events.db")
+    await store.append([new(n) for n in range(3)])
+    e = (await store.read_new("d", {"web"}, 10)).events
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[2].seq,
+            delivered=[e[1].seq],
+            retry=[Retry(e[0].seq, e[0].user_key, 1, NOW + 5, NOW, "503")],
+            dead=[DeadLetter(e[2].seq, e[2].user_key, 3, "gave up")],
+            traits={"u0": b"{}"},
+        )
+    )
+    await store.close()
+
+    store = await SQLiteStore.open(tmp_path / "events.db")
+    try:
+        assert (await store.read_new("d", {"web"}, 10)).events == []
+        assert [p.event for p in await store.due("d", NOW + 5, 10)] == [e[0]]
+        assert [d.seq for d in await store.dead_letters("d")] == [e[2].seq]
+        assert await store.traits("d", ["u0"]) == {"u0": b"{}"}
+        assert (await store.stats("d", {"web"})).delivered == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+async def test_the_database_is_in_wal_mode_with_the_durability_asked_for(
+    tmp_path: Path, synchronous: Literal["full", "normal"]
+) -> None:
+    store = await SQLiteStore.open(tmp_path / "events.db", synchronous)
+    try:
+        mode, level = await store._writer.run(
+            lambda c: (
+                c.execute("PRAGMA journal_mode").fetchone()[0],
+                c.execute("PRAGMA synchronous").fetchone()[0],
+            )
+        )
+    finally:
+        await store.close()
+
+    assert (mode, level) == ("wal", {"full": 2, "normal": 1}[synchronous])
+
+
+async def test_a_closed_store_refuses_writes(store: SQLiteStore) -> None:
+    await store.close()
+
+    with pytest.raises(StoreUnavailable):
+        await store.append([new(1)])
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+
+
+async def test_a_database_from_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+
+    with pytest.raises(RuntimeError, match="version 99"):
+        await SQLiteStore.open(path)
+
+
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+def test_acknowledged_appends_survive_kill_9(tmp_path: Path, synchronous: str) -> None:
+    db = tmp_path / "events.db"
+    acknowledged: set[str] = set()
+    # Each run writes on top of the last crash, so recovery of a killed WAL is exercised too.
+    for run, kill_after in enumerate((1, 50, 400)):
+        child = subprocess.Popen(
+            [sys.executable, str(CHILD), str(db), synchronous, str(run)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        with child:
+            for _ in range(kill_after):
+                line = child.stdout.readline()
+                assert line, "the writer stopped before it was killed"
+                acknowledged.add(line.strip())
+            child.send_signal(signal.SIGKILL)
+            acknowledged.update(child.stdout.read().split())  # printed before the kill landed
+        assert child.returncode == -signal.SIGKILL
+
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            batches = Counter(
+                json.loads(payload)["batch"]
+                for (payload,) in conn.execute("SELECT payload FROM events")
+            )
+        assert acknowledged <= batches.keys()
+        assert set(batches.values()) == {10}  # no batch is ever half in the log
