@@ -24,6 +24,7 @@ import pytest
 from csroute.events.model import NewEvent
 from csroute.store.base import DeadLetter, Retry, Round, StoreUnavailable
 from csroute.store.sqlite import SQLiteStore
+from csroute.store.sqlite.writes import PRUNE_CHUNK
 
 CHILD = Path(__file__).with_name("sqlite_crash_child.py")
 NOW = 1_700_000_000.0
@@ -197,3 +198,15 @@ def test_acknowledged_appends_survive_kill_9(tmp_path: Path, synchronous: str) -
             )
         assert acknowledged <= batches.keys()
         assert set(batches.values()) == {10}  # no batch is ever half in the log
+
+
+async def test_prune_works_in_chunks_of_bounded_size(store: SQLiteStore) -> None:
+    total = 2 * PRUNE_CHUNK + 10
+    await store.append([new(n) for n in range(total)])
+    page = await store.read_new("d", {"web"}, total)
+    await store.record(Round("d", NOW, cursor=page.cursor))
+    before = store.commits
+
+    assert await store.prune(["d"]) == total
+
+    assert store.commits - before == 3

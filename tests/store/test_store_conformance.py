@@ -498,3 +498,56 @@ async def test_destinations_do_not_share_any_state(store: Store) -> None:
 
 async def test_a_healthy_store_answers_ping(store: Store) -> None:
     await store.ping()
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+async def test_prune_deletes_only_what_every_destination_has_taken(store: Store) -> None:
+    e = await logged(store, [new("u", n) for n in range(6)])
+    await store.record(Round("d1", NOW, cursor=e[3].seq))
+    await store.record(Round("d2", NOW, cursor=e[1].seq))
+
+    assert await store.prune(["d1", "d2"]) == 2
+
+    assert (await store.read_new("d2", {"web"}, 10)).events == e[2:]
+    assert (await store.read_new("new", {"web"}, 10)).events == e[2:]
+    assert await store.prune(["d1", "d2"]) == 0
+    assert await store.prune(["d1", "d2", "never-read"]) == 0
+    assert await store.prune([]) == 0
+
+
+async def test_prune_keeps_events_that_are_pending_or_dead(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2), new("v", 3), new("w", 4)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=e[3].seq,
+            retry=[retry(e[0], NOW)],
+            held=[(e[1].seq, "u")],
+            dead=[dead(e[2])],
+            delivered=[e[3].seq],
+        )
+    )
+
+    assert await store.prune(["d"]) == 1
+
+    assert [p.event for p in await store.due("d", NOW, 10)] == e[:2]
+    (letter,) = await store.dead_letters("d")
+    assert letter.payload == e[2].payload
+    await store.replay([letter.id], NOW)
+    await store.record(Round("d", NOW, delivered=[x.seq for x in e[:3]]))
+    assert await store.prune(["d"]) == 3
+
+
+async def test_seqs_never_go_back_after_the_newest_events_are_pruned(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("u", 2)])
+    await store.record(Round("d", NOW, cursor=e[1].seq, delivered=[x.seq for x in e]))
+    assert await store.prune(["d"]) == 2
+
+    await store.append([new("u", 3)])
+
+    (later,) = (await store.read_new("d", {"web"}, 10)).events
+    assert later.seq > e[1].seq
+    assert json.loads(later.payload)["n"] == 3

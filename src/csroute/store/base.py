@@ -18,7 +18,7 @@ The router works in rounds. It reads due pending events and new events, delivers
 A crash before ``record`` commits means the round is delivered again: at-least-once.
 
 Backends implement every method as a coroutine; a backend whose driver is synchronous runs it
-off the event loop. All backends pass ``tests/store/conformance.py``.
+off the event loop. All backends pass ``tests/store/test_store_conformance.py``.
 """
 
 from __future__ import annotations
@@ -190,6 +190,15 @@ class Store(ABC):
     @abstractmethod
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         """Counters and queue depths of one destination."""
+
+    @abstractmethod
+    async def prune(self, destinations: Collection[str]) -> int:
+        """Delete logged events that are no longer needed; returns how many.
+
+        An event goes once the cursor of every one of ``destinations`` (the configured ones) is
+        at or past it and no pending row or dead letter of any destination refers to it. With
+        no destinations nothing goes. Works in small transactions, so appends keep flowing.
+        """
 
     @abstractmethod
     async def ping(self) -> None:

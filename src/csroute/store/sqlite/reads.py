@@ -47,6 +47,11 @@ def cursor(conn: sqlite3.Connection, destination: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+def prune_ceiling(conn: sqlite3.Connection, destinations: Collection[str]) -> int:
+    """The highest seq every one of ``destinations`` has taken (0 when there are none)."""
+    return min((cursor(conn, d) for d in destinations), default=0)
+
+
 def read_new(
     conn: sqlite3.Connection, destination: str, sources: Collection[str], limit: int
 ) -> Page:

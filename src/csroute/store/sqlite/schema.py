@@ -39,8 +39,9 @@ CREATE TABLE pending (
     next_at REAL,
     first_failed_at REAL,
     error TEXT,
-    PRIMARY KEY (destination, seq)
+    PRIMARY KEY (seq, destination)
 ) WITHOUT ROWID;
+-- Keyed by seq first, so that pruning finds whether any destination still needs an event.
 -- A user's run in seq order (the primary key closes every entry).
 CREATE INDEX pending_user ON pending (destination, user_key);
 -- Heads only, so held rows cost these two indexes nothing.

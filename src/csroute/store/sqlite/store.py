@@ -9,6 +9,7 @@ threads with connections of their own (see ``readers``). The file is in WAL mode
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -100,6 +101,17 @@ class SQLiteStore(Store):
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._readers.run(lambda c: reads.stats(c, destination, sources))
+
+    async def prune(self, destinations: Collection[str]) -> int:
+        """Freed pages are reused by later appends: the file stops growing but does not shrink."""
+        ceiling = await self._readers.run(lambda c: reads.prune_ceiling(c, destinations))
+        deleted, after = 0, 0
+        while after < ceiling:
+            chunk, after = await self._writer.run(
+                functools.partial(writes.prune_chunk, after=after, ceiling=ceiling)
+            )
+            deleted += chunk
+        return deleted
 
     async def ping(self) -> None:
         if not self._writer.alive:

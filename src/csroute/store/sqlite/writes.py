@@ -18,7 +18,7 @@ from csroute.store.base import Round
 _UPSERT_RETRY: Final = """
 INSERT INTO pending (destination, seq, user_key, attempts, next_at, first_failed_at, error)
 VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (destination, seq) DO UPDATE SET
+ON CONFLICT (seq, destination) DO UPDATE SET
     user_key = excluded.user_key, attempts = excluded.attempts, next_at = excluded.next_at,
     first_failed_at = excluded.first_failed_at, error = excluded.error
 """
@@ -67,7 +67,7 @@ def record(conn: sqlite3.Connection, r: Round) -> set[str]:
     )
     conn.executemany(
         "INSERT INTO pending (destination, seq, user_key) VALUES (?, ?, ?)"
-        " ON CONFLICT (destination, seq) DO NOTHING",
+        " ON CONFLICT (seq, destination) DO NOTHING",
         [(d, seq, user) for seq, user in r.held],
     )
     conn.executemany(
@@ -134,7 +134,7 @@ def replay(conn: sqlite3.Connection, ids: Collection[int], now: float) -> int:
     ).fetchall()
     conn.executemany(
         "INSERT INTO pending (destination, seq, user_key, next_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (destination, seq) DO NOTHING",
+        " ON CONFLICT (seq, destination) DO NOTHING",
         [(d, seq, user, now) for d, seq, user in rows],
     )
     by_destination: dict[str, set[str]] = {}
@@ -149,6 +149,30 @@ def discard(conn: sqlite3.Connection, ids: Collection[int]) -> int:
     return conn.execute(
         "DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))", (_json(ids),)
     ).rowcount
+
+
+PRUNE_CHUNK: Final = 5000
+"""Events deleted per transaction, so that pruning never holds up appends for long."""
+
+
+def prune_chunk(conn: sqlite3.Connection, after: int, ceiling: int) -> tuple[int, int]:
+    """Delete the next chunk of unreferenced events in ``(after, ceiling]``.
+
+    Returns how many went and where the chunk ended, so the next one starts past events kept
+    for a dead letter or a pending row instead of looking at them again.
+    """
+    row = conn.execute(
+        "SELECT seq FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
+        (after, ceiling, PRUNE_CHUNK - 1),
+    ).fetchone()
+    end = ceiling if row is None else int(row[0])
+    deleted = conn.execute(
+        "DELETE FROM events WHERE seq > ? AND seq <= ?"
+        " AND NOT EXISTS (SELECT 1 FROM dead_letters AS d WHERE d.seq = events.seq)"
+        " AND NOT EXISTS (SELECT 1 FROM pending AS p WHERE p.seq = events.seq)",
+        (after, end),
+    ).rowcount
+    return deleted, end
 
 
 def ping(conn: sqlite3.Connection, now: float) -> None:
