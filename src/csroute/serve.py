@@ -17,6 +17,7 @@ import uvicorn
 from csroute import logs
 from csroute.config import Config
 from csroute.gateway.app import GatewayApp
+from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.ops.app import create_ops_app
 from csroute.router.router import Router
 from csroute.secrets import mask
@@ -53,7 +54,8 @@ async def serve(
     router = Router(config, store) if role in ("all", "router") else None
     app = create_ops_app(store, router, config.admin.token)
     if role in ("all", "gateway"):
-        app = GatewayApp(store, config.sources, config.limits, fallback=app)
+        metrics = PrometheusGatewayMetrics()
+        app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

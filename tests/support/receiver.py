@@ -39,6 +39,8 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away mid-request (killed): nothing was delivered
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
