@@ -117,7 +117,7 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path, receiver: tuple[Rece
         for _ in range(2):
             # Kill while both ingestion and delivery are under way.
             target, delivered = len(acked) + 1500, len(r.accepted)
-            wait_for(lambda: len(acked) >= target and len(r.accepted) > delivered)
+            wait_for(lambda t=target, d=delivered: len(acked) >= t and len(r.accepted) > d)
             csroute.kill()
             csroute.start()
         stop.set()
