@@ -6,11 +6,11 @@ from typing import Any
 
 import msgspec
 
-from csroute.destinations import custify, webhook
+from csroute.destinations import custify, kustomer, webhook
 from csroute.destinations.base import DestinationType
 
 DESTINATION_TYPES: dict[str, DestinationType[Any]] = {
-    t.name: t for t in (webhook.TYPE, custify.TYPE)
+    t.name: t for t in (webhook.TYPE, custify.TYPE, kustomer.TYPE)
 }
 
 
