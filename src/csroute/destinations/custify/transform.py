@@ -66,6 +66,7 @@ COMPANY_RESERVED = frozenset(
 _FIRST_NAME = ("firstName", "firstname", "first_name")
 _LAST_NAME = ("lastName", "lastname", "last_name")
 _USER_ID = ("userId", "id")
+_USER_ID_PROPERTIES = ("user_id", "userId")
 _EMAIL = ("email",)
 _PHONE = ("phone",)
 _NAME = ("name",)
@@ -132,7 +133,8 @@ def _context_traits(event: Event) -> dict[str, Any] | None:
 
 
 def _user_id(event: Event, sources: Sequence[Source]) -> Any:
-    """The user id chain: top-level ``userId``, then ``userId``/``id`` of each traits source."""
+    """The user id chain: top-level ``userId``, then ``userId``/``id`` of each traits source.
+    None when nothing usable is found (as with every lookup here)."""
     user_id = event.get("userId")
     if user_id is None or user_id == "":
         return _first(sources, _USER_ID)
@@ -262,7 +264,7 @@ def _identify(
     user_id = _or_anonymous(event, settings, _user_id(event, sources))
     properties = _dict(event.get("properties"))
     email = _email((traits, context_traits, properties), remembered)
-    if not _usable(user_id) and email is None:
+    if user_id is None and email is None:
         return NO_IDENTITY
     # Q10: a present `traits` (even {}) hides context.traits for attributes and company.
     holder = traits if traits is not None else context_traits
@@ -300,14 +302,14 @@ def _group(
     context_traits = _context_traits(event)
     # Group traits describe the company: only their `userId` names the user (a trait `id` is the
     # company's id), the rest comes from context.traits (Q5, Q11: as RudderStack).
-    user_id = event.get("userId")
-    if not _usable(user_id):
+    user_id = _user_id(event, ())
+    if user_id is None:
         user_id = _first((group_traits,), ("userId",))
         if user_id is None:
             user_id = _first((context_traits,), _USER_ID)
     user_id = _or_anonymous(event, settings, user_id)
     email = _email((context_traits,), remembered)
-    if not _usable(user_id) and email is None:
+    if user_id is None and email is None:
         return NO_IDENTITY  # Q6: rejected before anything is written, company included
     company = _compact(
         {
@@ -368,51 +370,51 @@ def _track(
     remembered: Traits,
     name: Any,
 ) -> list[Request] | Rejection:
-    if not _usable(name):
+    if name is None or name == "":
         return NO_EVENT_NAME
-    # RudderStack's server always sets `timestamp` before its transformer runs; csroute's
-    # gateway stamps `receivedAt`, the same fallback.
-    created_at = _first((event,), ("timestamp", "originalTimestamp", "receivedAt"))
-    if created_at is None:
-        return NO_TIMESTAMP
+    created_at = event.get("timestamp")
+    if created_at is None or created_at == "":
+        # RudderStack's server always sets `timestamp` before its transformer runs; csroute's
+        # gateway stamps `receivedAt`, the same fallback.
+        created_at = _first((event,), ("originalTimestamp", "receivedAt"))
+        if created_at is None:
+            return NO_TIMESTAMP
     traits = _dict(event.get("traits"))
     context_traits = _context_traits(event)
     properties = _dict(event.get("properties"))
     user_id = _or_anonymous(event, settings, _user_id(event, (traits, context_traits)))
     email = _email((traits, context_traits, properties), remembered)
-    if not _usable(user_id) and email is None:
+    if user_id is None and email is None:
         return NO_IDENTITY
-    company_id = None
+    body: dict[str, Any] = {}
+    if user_id is not None:
+        body["user_id"] = user_id
+    if email is not None:
+        body["email"] = email
+    body["name"] = name
+    body["created_at"] = created_at
     metadata: dict[str, Any] = {}
     if properties is not None:
         company_id = _first((properties,), _EVENT_COMPANY)  # Q13: groupId is not read
+        if company_id is not None:
+            body["company_id"] = company_id
         # Q1: RudderStack also drops 0, false and "" here; Custify takes them.
         metadata = {
             key: value
             for key, value in properties.items()
             if value is not None and not isinstance(value, dict | list)
         }
-    if _usable(user_id) and not (
-        _usable(metadata.get("user_id")) or _usable(metadata.get("userId"))
-    ):
+    if user_id is not None and _first((metadata,), _USER_ID_PROPERTIES) is None:
         metadata["user_id"] = user_id
-    deduplication_id = None
     if settings.deduplication:
+        deduplication_id = None
         if ends.deduplication_path:
             deduplication_id = _path(event, ends.deduplication_path)
-        if not _usable(deduplication_id):
+        if deduplication_id is None or deduplication_id == "":
             deduplication_id = event.get("messageId")
-    body = _compact(
-        {
-            "user_id": user_id if _usable(user_id) else None,
-            "email": email,
-            "name": name,
-            "created_at": created_at,
-            "company_id": company_id,
-            "deduplication_id": deduplication_id if _usable(deduplication_id) else None,
-            "metadata": metadata,
-        }
-    )
+        if deduplication_id is not None and deduplication_id != "":
+            body["deduplication_id"] = deduplication_id
+    body["metadata"] = metadata
     return [Request("POST", ends.event, ends.headers, NO_PARAMS, body)]
 
 
