@@ -151,13 +151,15 @@ async def test_the_database_is_in_wal_mode_with_the_durability_asked_for(
     assert (mode, level) == ("wal", {"full": 2, "normal": 1}[synchronous])
 
 
-async def test_a_closed_store_refuses_writes(store: SQLiteStore) -> None:
+async def test_a_closed_store_refuses_work(store: SQLiteStore) -> None:
     await store.close()
 
     with pytest.raises(StoreUnavailable):
         await store.append([new(1)])
     with pytest.raises(StoreUnavailable):
         await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.read_new("d", {"web"}, 10)
 
 
 async def test_a_database_from_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from csroute.store.base import StoreUnavailable
 from csroute.store.sqlite.schema import connect
 from csroute.store.sqlite.writer import unavailable
 
@@ -29,13 +30,17 @@ class Readers:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._closed = False
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="csroute-sqlite-read")
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in a read transaction on a reader thread."""
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._read, fn)
 
     async def close(self) -> None:
+        self._closed = True
         await asyncio.to_thread(self._pool.shutdown)
         with self._lock:
             for conn in self._conns:
@@ -49,7 +54,8 @@ class Readers:
             try:
                 return fn(conn)
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # an error may have ended it already
+                    conn.execute("ROLLBACK")
         except Exception as exc:
             error = unavailable(exc)
             if error is exc:

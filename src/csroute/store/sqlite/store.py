@@ -34,7 +34,8 @@ class SQLiteStore(Store):
     """The event log and delivery state in one SQLite file.
 
     The constructor opens (creating if needed) the database and starts the writer thread; it
-    blocks briefly, so async code uses ``await SQLiteStore.open(path)``.
+    blocks briefly, so async code uses ``await SQLiteStore.open(path)``. ``readers`` is how many
+    reads may run at once, each on a thread and connection of its own.
     """
 
     def __init__(
@@ -55,9 +56,12 @@ class SQLiteStore(Store):
 
     @classmethod
     async def open(
-        cls, path: str | Path, synchronous: Literal["full", "normal"] = "full"
+        cls,
+        path: str | Path,
+        synchronous: Literal["full", "normal"] = "full",
+        readers: int = 4,
     ) -> SQLiteStore:
-        return await asyncio.to_thread(cls, path, synchronous)
+        return await asyncio.to_thread(cls, path, synchronous, readers)
 
     @property
     def commits(self) -> int:
