@@ -43,11 +43,14 @@ def _free_port(host: str) -> int:
 
 
 @contextmanager
-def running(app: Starlette | None = None, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` (a default sandbox if None) with uvicorn in a thread; yields its base URL."""
+def running(
+    app: Starlette | None = None, *, host: str = "127.0.0.1", **options: Any
+) -> Iterator[str]:
+    """Serve ``app``, or a new sandbox made with ``options``, with uvicorn in a thread on a free
+    port; yields the base URL. The server stops when the block ends."""
     port = _free_port(host)
     config = uvicorn.Config(
-        app or create_app(),
+        app or create_app(**options),
         host=host,
         port=port,
         log_level="warning",
