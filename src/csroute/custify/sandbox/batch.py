@@ -86,11 +86,13 @@ def _run(state: State, index: int, job: Record) -> Record:
 def _forget_expired(state: State, now: float) -> None:
     """Drop job ids past their retention; batches finish in insertion order, so stop at the first
     one still kept."""
-    for job_id, deadline in list(state.batch_deadlines.items()):
+    deadlines = state.batch_deadlines
+    while deadlines:
+        job_id, deadline = next(iter(deadlines.items()))
         if deadline > now:
             break
-        del state.batch_deadlines[job_id]
-        state.batches.pop(job_id, None)
+        del deadlines[job_id]
+        del state.batches[job_id]
 
 
 async def post_batch(request: Request) -> Response:

@@ -118,7 +118,7 @@ def resolve_link(state: State, link: Link) -> str | None:
     return internal_id
 
 
-def new_company(state: State, company_id: str | None) -> Record:
+def new_company(state: State, company_id: str) -> Record:
     stamp = now_iso()
     company: Record = {
         "id": state.ids.next(),
@@ -147,7 +147,7 @@ def upsert_company(state: State, body: Record) -> Record:
         company = state.companies.get(internal_id)
         if company is None:
             raise ApiError(404, "Company not found")
-        if company_id is not None and company["company_id"] not in (None, company_id):
+        if company_id is not None and company_id != company["company_id"]:
             raise ApiError(400, "company_id cannot be changed")
     elif company_id is not None:
         existing = state.companies_by_company_id.get(company_id)
@@ -157,10 +157,8 @@ def upsert_company(state: State, body: Record) -> Record:
     current = company["custom_attributes"] if company else {}
     attributes, locks = attribute_changes(state, "company", body, current, unset, currency=True)
     if company is None:
+        assert company_id is not None
         company = new_company(state, company_id)
-    elif company["company_id"] is None and company_id is not None:
-        company["company_id"] = company_id
-        state.companies_by_company_id[company_id] = company["id"]
     state.locks("company").update(locks)
     company["custom_attributes"] = attributes
     apply_fields(company, changes, unset)

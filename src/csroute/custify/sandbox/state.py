@@ -117,13 +117,11 @@ class State:
 
     def add_company(self, company: Record) -> None:
         self.companies[company["id"]] = company
-        if company["company_id"] is not None:
-            self.companies_by_company_id[company["company_id"]] = company["id"]
+        self.companies_by_company_id[company["company_id"]] = company["id"]
 
     def remove_company(self, company_id: str) -> None:
         company = self.companies.pop(company_id)
-        if company["company_id"] is not None:
-            self.companies_by_company_id.pop(company["company_id"], None)
+        del self.companies_by_company_id[company["company_id"]]
         for person_id in list(self.company_people.pop(company_id, {})):
             self.people[person_id]["companies"].remove(company_id)
         for child_id in self.company_children.pop(company_id, {}):
