@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from csroute import logs
 from csroute.config import Config
@@ -52,7 +53,7 @@ async def serve(
     logs.setup(config.logging.format, config.logging.level)
     store = await open_store(config)
     router = Router(config, store) if role in ("all", "router") else None
-    app = create_ops_app(store, router, config.admin.token)
+    app: ASGIApp = create_ops_app(store, router, config.admin.token)
     if role in ("all", "gateway"):
         metrics = PrometheusGatewayMetrics()
         app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)

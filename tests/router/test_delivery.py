@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from conftest import append, event, make_config, wait_until
 from csroute.router.ratelimit import Limiters
 from csroute.router.router import Router
 from csroute.store.sqlite import SQLiteStore
+from support.pipeline import append, event, make_config, wait_until
 from support.receiver import Receiver
 from support.servers import ServerThread
 
@@ -112,14 +112,18 @@ async def test_a_failing_user_holds_back_only_their_own_events(
         router.start()
         try:
             await wait_until(lambda: len(receiver.by_user().get("good", [])) == 10)
-            stats = await sqlite_store.stats("hook", ["web"])
-            assert stats.retrying == 1 and stats.held == 9
+            await wait_until(lambda: _parked(sqlite_store, retrying=1, held=9))
             assert "bad" not in receiver.by_user()
             broken["on"] = False
             await wait_until(lambda: len(receiver.by_user().get("bad", [])) == 10)
         finally:
             await router.stop()
     assert_in_order(receiver, {"good": 10, "bad": 10})
+
+
+async def _parked(store: SQLiteStore, *, retrying: int, held: int) -> bool:
+    stats = await store.stats("hook", ["web"])
+    return stats.retrying == retrying and stats.held == held
 
 
 async def test_client_errors_are_dead_lettered_at_once_with_evidence_and_can_be_replayed(

@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 from typing import Any
 
-import httpx
-
 from csroute.config import Config, DestinationConfig
 from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 from csroute.router import metrics
@@ -28,7 +26,6 @@ class Router:
         self.store = store
         self.limiters = limiters
         self.workers: dict[str, DestinationWorker] = {}
-        self._clients: list[httpx.AsyncClient] = []
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         for destination in config.destinations:
@@ -40,23 +37,14 @@ class Router:
         settings, problems = parse_settings(destination.type, destination.settings)
         if problems:  # config.check already refused these; this guards direct construction
             raise ValueError(f"destination {destination.name!r}: {'; '.join(problems)}")
-        policy = self.config.policy_for(destination)
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
-            ),
-            headers={"User-Agent": "csroute"},
-        )
-        self._clients.append(client)
         return DestinationWorker(
             name=destination.name,
             dtype=dtype,
             settings=settings,
-            policy=policy,
+            policy=self.config.policy_for(destination),
             sources=self.config.sources_of(destination.name),
             event_filter=EventFilter(destination),
             store=self.store,
-            client=client,
             limiters=self.limiters,
         )
 
@@ -80,8 +68,6 @@ class Router:
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        for client in self._clients:
-            await client.aclose()
 
     async def status(self) -> dict[str, dict[str, Any]]:
         """Per destination: delivered, pending, retrying, dead, filtered, backlog."""

@@ -1,14 +1,15 @@
 """Performing requests: one place that turns a ``Request`` into an ``Attempt``.
 
 Network failures (refused, reset, timeout) become attempts with no status, so the retry policy
-treats them like any other retryable outcome instead of as exceptions.
+treats them like any other retryable outcome instead of as exceptions. aiohttp rather than
+httpx here: on this hot path it sends about 20x more requests per second (docs/dependencies.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 import msgspec
 
 from csroute.destinations.base import Request
@@ -38,22 +39,33 @@ def _retry_after(value: str | None) -> float | None:
         return None  # HTTP-date form: rare for APIs; the backoff schedule applies instead
 
 
-async def send(client: httpx.AsyncClient, request: Request, timeout_s: float) -> Attempt:
-    content = None if request.body is None else msgspec.json.encode(request.body)
+def new_session(connections: int) -> aiohttp.ClientSession:
+    """A connection pool for one destination (so destinations never wait on each other)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        headers={"User-Agent": "csroute"},
+    )
+
+
+async def send(
+    session: aiohttp.ClientSession, request: Request, timeout: aiohttp.ClientTimeout
+) -> Attempt:
+    data = None if request.body is None else msgspec.json.encode(request.body)
     try:
-        response = await client.request(
+        async with session.request(
             request.method,
             request.url,
-            params=request.params or None,
-            headers=request.headers,
-            content=content,
-            timeout=timeout_s,
-        )
-    except httpx.TimeoutException:
-        return Attempt(None, b"", f"timed out after {timeout_s:g}s")
-    except httpx.HTTPError as e:
+            params=dict(request.params) or None,
+            headers=dict(request.headers),
+            data=data,
+            timeout=timeout,
+        ) as response:
+            body = await response.read()
+            status = response.status
+            retry_after = response.headers.get("Retry-After")
+    except TimeoutError:
+        return Attempt(None, b"", f"timed out after {timeout.total:g}s")
+    except aiohttp.ClientError as e:
         return Attempt(None, b"", f"connection error: {type(e).__name__}: {e}".rstrip(": "))
-    status = response.status_code
-    body = response.content[:MAX_KEPT_BODY]
     error = "" if 200 <= status < 300 else f"HTTP {status}"
-    return Attempt(status, body, error, _retry_after(response.headers.get("retry-after")))
+    return Attempt(status, body[:MAX_KEPT_BODY], error, _retry_after(retry_after))

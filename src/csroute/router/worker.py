@@ -23,7 +23,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 
 from csroute.config import DeliveryPolicy
@@ -40,7 +40,7 @@ from csroute.router import metrics
 from csroute.router.filters import EventFilter
 from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact
-from csroute.router.sender import Attempt, send
+from csroute.router.sender import Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
 from csroute.store.base import DeadLetter, Retry, Round, Store
 
@@ -83,7 +83,6 @@ class DestinationWorker:
         sources: Collection[str],
         event_filter: EventFilter,
         store: Store,
-        client: httpx.AsyncClient,
         limiters: Limiters,
     ) -> None:
         self.name = name
@@ -93,8 +92,9 @@ class DestinationWorker:
         self.sources = tuple(sources)
         self.filter = event_filter
         self.store = store
-        self.client = client
+        self.session: aiohttp.ClientSession | None = None  # opened by run()
         self.delivery = effective_delivery(dtype.delivery(settings), policy)
+        self.timeout = aiohttp.ClientTimeout(total=self.delivery.timeout_s)
         self.limiter: Limiter | None = (
             limiters.get(self.delivery.rate_limit) if self.delivery.rate_limit else None
         )
@@ -111,6 +111,10 @@ class DestinationWorker:
 
     async def run(self, stopping: asyncio.Event, idle_s: float = 0.1) -> None:
         self.blocked = await self.store.blocked_users(self.name)
+        async with new_session(self.policy.concurrency) as self.session:
+            await self._loop(stopping, idle_s)
+
+    async def _loop(self, stopping: asyncio.Event, idle_s: float) -> None:
         while not stopping.is_set():
             try:
                 busy = await self.round()
@@ -277,7 +281,8 @@ class DestinationWorker:
         if self.limiter is not None:
             await self.limiter.acquire()
         started = time.monotonic()
-        attempt = await send(self.client, request, self.delivery.timeout_s)
+        assert self.session is not None
+        attempt = await send(self.session, request, self.timeout)
         metrics.REQUEST_SECONDS.labels(self.name).observe(time.monotonic() - started)
         if attempt.status == 429:
             metrics.THROTTLED.labels(self.name).inc()

@@ -1,0 +1,175 @@
+"""Delivery throughput to a local webhook, and memory with a large backlog.
+
+    .venv/bin/python bench/delivery.py [--events 200000] [--backlog 1000000]
+
+1. Throughput: pre-fills the log with N events of 1,000 users, starts ``csroute serve --role
+   router`` delivering to a counting receiver (its own process), and times until the receiver
+   has seen all N; for webhook batch sizes 1 and 100.
+2. Memory: pre-fills a log with the backlog, starts ``csroute serve`` (gateway and router) and
+   samples its RSS while it delivers for a while.
+Prints a table and writes JSON to bench/results/delivery.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import yaml
+
+from csroute.events.model import NewEvent
+from csroute.store.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def prefill(path: Path, n: int) -> None:
+    store = await SQLiteStore.open(path, synchronous="normal")
+    chunk = 5000
+    for start in range(0, n, chunk):
+        events = []
+        for i in range(start, min(n, start + chunk)):
+            user = f"user-{i % 1000}"
+            payload = msgspec.json.encode({
+                "type": "track", "event": "Page Loaded", "userId": user,
+                "messageId": f"m-{i}", "receivedAt": "2026-11-22T10:00:00.000Z",
+                "timestamp": "2026-11-22T10:00:00.000Z",
+                "properties": {"n": i, "path": "/pricing", "plan": "pro"},
+                "context": {"library": {"name": "bench", "version": "1"}},
+            })
+            events.append(NewEvent("bench", user, "track", payload))
+        await store.append(events)
+    await store.close()
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_csroute(workdir: Path, receiver: str, batch_size: int, role: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    config = {
+        "data_dir": str(workdir), "server": {"host": "127.0.0.1", "port": port},
+        "store": {"synchronous": "normal"},
+        "sources": [{"name": "bench", "write_key": "bench-write-key"}],
+        "destinations": [{"name": "hook", "type": "webhook",
+                          "settings": {"url": receiver, "batch_size": batch_size}}],
+        "connections": [{"source": "bench", "destinations": ["hook"]}],
+        "delivery": {"concurrency": 16, "page_size": 2000},
+    }
+    (workdir / "csroute.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "csroute", "serve", "--config", str(workdir / "csroute.yaml"),
+         "--role", role], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, port
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def count(receiver: str) -> int:
+    return int(httpx.get(f"{receiver}/count").text)
+
+
+def throughput(n: int, batch_size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        asyncio.run(prefill(workdir / "events.db", n))
+        rport = free_port()
+        receiver_proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)])
+        receiver = f"http://127.0.0.1:{rport}"
+        wait_http(f"{receiver}/count")
+        proc, _ = start_csroute(workdir, receiver, batch_size, "router")
+        try:
+            start = time.monotonic()
+            peak = 0.0
+            while (seen := count(receiver)) < n:
+                peak = max(peak, rss_mb(proc.pid))
+                if time.monotonic() - start > 600:
+                    raise RuntimeError(f"only {seen} of {n} delivered")
+                time.sleep(0.2)
+            elapsed = time.monotonic() - start
+        finally:
+            proc.terminate(); proc.wait()
+            receiver_proc.terminate(); receiver_proc.wait()
+    return {"events": n, "batch_size": batch_size, "seconds": round(elapsed, 2),
+            "events_per_s": round(n / elapsed), "peak_rss_mb": round(peak, 1)}
+
+
+def memory(backlog: int, seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        asyncio.run(prefill(workdir / "events.db", backlog))
+        rport = free_port()
+        receiver_proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)])
+        receiver = f"http://127.0.0.1:{rport}"
+        wait_http(f"{receiver}/count")
+        proc, port = start_csroute(workdir, receiver, 100, "all")
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health")
+            peak, start = 0.0, time.monotonic()
+            while time.monotonic() - start < seconds:
+                peak = max(peak, rss_mb(proc.pid))
+                time.sleep(0.2)
+            delivered = count(receiver)
+        finally:
+            proc.terminate(); proc.wait()
+            receiver_proc.terminate(); receiver_proc.wait()
+    return {"backlog": backlog, "sampled_s": seconds, "delivered_meanwhile": delivered,
+            "peak_rss_mb": round(peak, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--backlog", type=int, default=1_000_000)
+    parser.add_argument("--memory-seconds", type=float, default=30)
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "cpu": next((line.split(":", 1)[1].strip() for line in
+                                 Path("/proc/cpuinfo").read_text().splitlines()
+                                 if line.startswith("model name")), "?")},
+        "throughput": [throughput(args.events, 100), throughput(args.events // 10, 1)],
+        "memory": memory(args.backlog, args.memory_seconds),
+    }
+    print(json.dumps(results, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "delivery.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
