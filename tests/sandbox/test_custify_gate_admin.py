@@ -4,6 +4,7 @@ over real HTTP. Time is a fake clock, so the rate-limit tests never sleep."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -140,6 +141,21 @@ def test_times_limits_how_many_requests_fail(api: httpx.Client) -> None:
     assert api.get("/__sandbox/faults").json()["injected"] == 2
 
 
+def test_a_script_answers_the_next_requests_in_order(api: httpx.Client) -> None:
+    script = [503, 429, "ok", "drop"]
+    api.put("/__sandbox/faults", json={"script": script}).raise_for_status()
+    assert api.get("/__sandbox/faults").json()["script"] == script
+    assert api.post("/people", json={"user_id": "u1"}).status_code == 503
+    limited = api.get("/people/all")
+    assert limited.status_code == 429 and limited.headers["X-RateLimit-Remaining"] == "0"
+    assert api.post("/people", json={"user_id": "u2"}).status_code == 200
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.get("/people/all")
+    assert api.get("/people/all").json()[0]["total"] == 1
+    faults = api.get("/__sandbox/faults").json()
+    assert (faults["script"], faults["injected"]) == ([], 3)
+
+
 def test_latency_fault_delays_the_answer(api: httpx.Client) -> None:
     api.post("/__sandbox/faults", json={"latency_ms": 60}).raise_for_status()
     assert api.get("/people/all").status_code == 200
@@ -168,10 +184,17 @@ def test_drop_after_applies_the_request_but_loses_the_answer(api: httpx.Client) 
 
 @pytest.mark.parametrize(
     "config",
-    [{"error_rate": 1.5}, {"error_rate": 0.6, "drop_rate": 0.6}, {"status": 200}, {"jitter": 1}],
+    [
+        {"error_rate": 1.5},
+        {"error_rate": 0.6, "drop_rate": 0.6},
+        {"status": 200},
+        {"jitter": 1},
+        {"script": [200]},
+        {"script": ["later"]},
+    ],
 )
 def test_invalid_fault_configurations_are_rejected(
-    api: httpx.Client, config: dict[str, float]
+    api: httpx.Client, config: dict[str, Any]
 ) -> None:
     response = api.post("/__sandbox/faults", json=config)
     assert (

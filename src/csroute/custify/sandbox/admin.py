@@ -4,7 +4,8 @@ no API key and do not count against the rate limit, so tests can look without di
 - ``GET /__sandbox/state[?summary=true]``: every record, the attribute type locks and the counters.
 - ``POST /__sandbox/reset``: forget all records, counters, rate-limit windows, the request log and
   the faults.
-- ``GET|POST|DELETE /__sandbox/faults``: read, replace or clear the fault configuration.
+- ``GET|POST|DELETE /__sandbox/faults``: read, replace or clear the fault configuration (``PUT``
+  works like ``POST``, as in the Kustomer sandbox).
 - ``GET /__sandbox/requests[?limit=N]``: the most recent API requests, oldest first.
 """
 
@@ -67,7 +68,8 @@ async def reset(request: Request) -> Response:
 
 async def get_faults(request: Request) -> Response:
     faults = faults_of(request)
-    return json_response({**msgspec.structs.asdict(faults.config), "injected": faults.injected})
+    config = msgspec.structs.asdict(faults.config)
+    return json_response({**config, "script": faults.script, "injected": faults.injected})
 
 
 async def set_faults(request: Request) -> Response:
@@ -100,7 +102,7 @@ ROUTES = [
     Route(f"{ADMIN_PREFIX}/state", get_state, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/faults", get_faults, methods=["GET"]),
-    Route(f"{ADMIN_PREFIX}/faults", set_faults, methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/faults", set_faults, methods=["POST", "PUT"]),
     Route(f"{ADMIN_PREFIX}/faults", clear_faults, methods=["DELETE"]),
     Route(f"{ADMIN_PREFIX}/requests", get_requests, methods=["GET"]),
 ]

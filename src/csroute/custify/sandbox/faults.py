@@ -1,13 +1,15 @@
 """Faults injected on demand, so that retries, backoff and deduplication can be tested for real.
 
-One random draw per API request picks at most one of: a dropped connection, an error status, or an
-injected 429. Latency is added on top. ``times`` bounds how many requests are faulted, which makes
-"fail the next three calls" possible; ``seed`` makes a run repeatable.
+A ``script`` is consumed first, one entry per API request, for exact sequences ("503, then 429,
+then through"). After it, one random draw per request picks at most one of: a dropped connection,
+an error status, or an injected 429. Latency is added on top. ``times`` bounds how many random
+faults are injected; ``seed`` makes a run repeatable.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import msgspec
@@ -15,13 +17,14 @@ from starlette.requests import Request
 from starlette.types import Receive
 
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Status = Annotated[int, msgspec.Meta(ge=400, le=599)]
 
 
 class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The body of ``POST /__sandbox/faults``; every field defaults to "no fault"."""
 
     error_rate: Rate = 0.0
-    status: Annotated[int, msgspec.Meta(ge=400, le=599)] = 500
+    status: Status = 500
     rate_limit_429_rate: Rate = 0.0
     drop_rate: Rate = 0.0
     # "before": the request is never applied; "after": it is applied and only the answer is lost,
@@ -31,45 +34,66 @@ class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     batch_shuffle: bool = False
     times: Annotated[int, msgspec.Meta(ge=0)] | None = None
     seed: int | None = None
+    # Per request, in order: a status to answer (429 comes with the rate-limit headers), "drop"
+    # (as drop_phase says), or "ok" to let one request through.
+    script: list[Status | Literal["drop", "ok"]] = []
 
 
-Fault = Literal["drop", "error", "rate_limit"]
+@dataclass(frozen=True)
+class Injection:
+    kind: Literal["drop", "error", "rate_limit"]
+    status: int = 0
 
 
 class Faults:
     def __init__(self) -> None:
         self.config = FaultConfig()
         self.random = random.Random()
+        self.script: list[int | str] = []
         self.injected = 0
+        self.drawn = 0
 
     def configure(self, config: FaultConfig) -> None:
         if config.error_rate + config.rate_limit_429_rate + config.drop_rate > 1:
             raise ValueError("error_rate + rate_limit_429_rate + drop_rate must be at most 1")
         self.config = config
         self.random = random.Random(config.seed)
+        self.script = list(config.script)
         self.injected = 0
+        self.drawn = 0
 
-    def draw(self) -> Fault | None:
+    def draw(self) -> Injection | None:
         """The fault for this request, if any."""
+        if self.script:
+            entry = self.script.pop(0)
+            if entry == "ok":
+                return None
+            self.injected += 1
+            if entry == "drop":
+                return Injection("drop")
+            assert isinstance(entry, int)
+            return Injection("rate_limit", 429) if entry == 429 else Injection("error", entry)
         config = self.config
-        if config.times is not None and self.injected >= config.times:
+        if config.times is not None and self.drawn >= config.times:
             return None
         roll = self.random.random()
-        fault: Fault | None = None
+        injection = None
         if roll < config.drop_rate:
-            fault = "drop"
+            injection = Injection("drop")
         elif roll < config.drop_rate + config.error_rate:
-            fault = "error"
+            injection = Injection("error", config.status)
         elif roll < config.drop_rate + config.error_rate + config.rate_limit_429_rate:
-            fault = "rate_limit"
-        if fault is not None:
+            injection = Injection("rate_limit", 429)
+        if injection is not None:
+            self.drawn += 1
             self.injected += 1
-        return fault
+        return injection
 
     @property
     def active(self) -> bool:
         config = self.config
-        return bool(config.error_rate or config.rate_limit_429_rate or config.drop_rate)
+        rates = config.error_rate or config.rate_limit_429_rate or config.drop_rate
+        return bool(self.script or rates)
 
 
 def faults_of(request: Request) -> Faults:

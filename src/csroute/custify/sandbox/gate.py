@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from csroute.custify.sandbox.faults import Faults, drop_connection
+from csroute.custify.sandbox.faults import Faults, Injection, drop_connection
 from csroute.custify.sandbox.ratelimit import FixedWindowLimiter
 from csroute.custify.sandbox.responses import Record, error_response
 from csroute.custify.sandbox.settings import Settings
@@ -69,7 +69,8 @@ class Gate:
             await send(message)
 
         key = bearer_key(scope)
-        fault = await self._pass(scope, receive, observe, key, app_state)
+        injection = await self._pass(scope, receive, observe, key, app_state)
+        fault = injection.kind if injection else None
         sandbox: State = app_state.sandbox
         log: deque[Record] = app_state.request_log
         sandbox.requests["total"] += 1
@@ -89,20 +90,21 @@ class Gate:
 
     async def _pass(
         self, scope: Scope, receive: Receive, send: Send, key: str | None, app_state: Any
-    ) -> str | None:
-        """Answer the request; returns the name of the injected fault, if any."""
+    ) -> Injection | None:
+        """Answer the request; returns the injected fault, if any."""
         settings: Settings = app_state.settings
         faults: Faults = app_state.faults
         limiter: FixedWindowLimiter | None = app_state.limiter
-        fault = faults.draw() if faults.active else None
+        injection = faults.draw() if faults.active else None
+        fault = injection.kind if injection else None
         if faults.config.latency_ms:
             await asyncio.sleep(faults.config.latency_ms / 1000)
         if fault == "drop" and faults.config.drop_phase == "before":
             await drop_connection(receive)
-            return fault
+            return injection
         response: Response | None = None
-        if fault == "error":
-            response = injected_error(faults.config.status)
+        if injection is not None and fault == "error":
+            response = injected_error(injection.status)
         elif fault == "rate_limit":
             limit = limiter.limit if limiter else 100
             response = rate_limited(limit, limiter.seconds_to_reset(key or "") if limiter else 1)
@@ -121,7 +123,7 @@ class Gate:
             await drop_connection(receive)
         else:
             await self.app(scope, receive, send)
-        return fault
+        return injection
 
 
 async def _swallow(message: Message) -> None:
