@@ -131,6 +131,8 @@ def test_companies_take_currency_values(api: httpx.Client) -> None:
         {"user_id": "u1", "session_count": "many"},
         {"user_id": "u1", "unsubscribed_from_emails": "maybe"},
         {"user_id": "u1", "signed_up_at": "30/05/2019"},
+        {"user_id": "u1", "signed_up_at": "2024-02-30"},
+        {"user_id": "u1", "signed_up_at": "0001-01-01T00:00:00+02:00"},
         {"user_id": "u1", "name": "n" * 256},
         {"user_id": ["u1"]},
         {"user_id": "u1", "companies": {"company_id": "c1"}},

@@ -41,7 +41,7 @@ DATE, NUMBER, BOOLEAN, STRING, CURRENCY = "Date", "Number", "Boolean", "String",
 
 def parse_date(value: Any) -> str | None:
     """The value as ``YYYY-MM-DDTHH:mm:ss.SSSZ`` in UTC if it is in one of Custify's formats."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) < 10 or value[4] != "-":
         return None
     for pattern in _DATE_FORMATS:
         match = pattern.fullmatch(value)
@@ -62,8 +62,11 @@ def _normalise(date: str, time: str | None, zone: str | None) -> str | None:
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    moment = moment.replace(tzinfo=timezone(offset)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    try:
+        moment = moment.replace(tzinfo=timezone(offset)).astimezone(UTC)
+    except (ValueError, OverflowError):  # an offset of 24 hours or more, or before year 1
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _number(value: Any) -> int | float | None:

@@ -21,8 +21,7 @@ from csroute.custify.sandbox.responses import Record
 
 def now_iso() -> str:
     """Custify's timestamp style: ISO-8601 with milliseconds and ``Z``."""
-    moment = datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ObjectIds:
