@@ -13,7 +13,12 @@ from typing import Any
 
 import msgspec
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's ANSI-coloured duplicate of the message
+}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Literal
 
 import uvicorn
@@ -47,21 +47,12 @@ def banner(config: Config, role: Role) -> list[str]:
     return lines
 
 
-async def serve(
-    config: Config, role: Role = "all", on_ready: Callable[[], None] | None = None
-) -> None:
-    logs.setup(config.logging.format, config.logging.level)
-    store = await open_store(config)
-    router = Router(config, store) if role in ("all", "router") else None
-    app: ASGIApp = create_ops_app(store, router, config.admin.token)
-    if role in ("all", "gateway"):
-        metrics = PrometheusGatewayMetrics()
-        app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)
-    server = uvicorn.Server(
+def _server(app: ASGIApp, host: str, port: int) -> uvicorn.Server:
+    return uvicorn.Server(
         uvicorn.Config(
             app,
-            host=config.server.host,
-            port=config.server.port,
+            host=host,
+            port=port,
             loop="none",
             http="httptools",
             lifespan="off",
@@ -69,24 +60,44 @@ async def serve(
             log_config=None,
         )
     )
+
+
+async def serve(
+    config: Config,
+    role: Role = "all",
+    companions: Sequence[tuple[ASGIApp, int]] = (),
+) -> None:
+    """Run until interrupted. ``companions`` are extra apps served on their own ports in the
+    same process (the demo's sandboxes)."""
+    logs.setup(config.logging.format, config.logging.level)
+    store = await open_store(config)
+    router = Router(config, store) if role in ("all", "router") else None
+    app: ASGIApp = create_ops_app(store, router, config.admin.token)
+    if role in ("all", "gateway"):
+        metrics = PrometheusGatewayMetrics()
+        app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)
+    server = _server(app, config.server.host, config.server.port)
+    extra = [_server(a, config.server.host, port) for a, port in companions]
+    for _, port in companions:
+        log.info(f"sandbox listening on http://{config.server.host}:{port}")
     for line in banner(config, role):
         log.info(line)
     if router is not None:
         router.start()
     try:
-        serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started and on_ready is not None:
-            on_ready()
-        await serving
+        # The main server handles signals; companions stop with it.
+        tasks = [asyncio.create_task(s.serve()) for s in extra]
+        await server.serve()
+        for s in extra:
+            s.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         if router is not None:
             await router.stop()
         await store.close()
 
 
-def run(config: Config, role: Role = "all") -> None:
+def run(config: Config, role: Role = "all", companions: Sequence[tuple[ASGIApp, int]] = ()) -> None:
     import uvloop
 
-    uvloop.run(serve(config, role))
+    uvloop.run(serve(config, role, companions))

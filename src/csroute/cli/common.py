@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -12,8 +13,9 @@ from rich.console import Console
 from csroute import config as config_module
 from csroute.config import Config, ConfigError
 
+# Piped output gets a wide console so tables are not truncated for scripts and logs.
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)
 
 ConfigOption = Annotated[
     Path | None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from csroute.cli import dlq, transform
+from csroute.cli import dlq, sandbox, transform
 from csroute.cli.common import ConfigOption, fail, load_config, out
 from csroute.cli.send import send
 from csroute.cli.status import status
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(sandbox.app, name="sandbox")
 app.command("transform")(transform.transform)
 app.command("send")(send)
 app.command("status")(status)
@@ -39,6 +40,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Override server.port.")] = None,
 ) -> None:
     """Start the pipeline (with no configuration file: the demo, on embedded defaults)."""
+    from csroute.cli.common import config_path
+    from csroute.demo import demo_sandboxes
     from csroute.serve import run
 
     if role not in ("all", "gateway", "router"):
@@ -48,7 +51,8 @@ def serve(
         cfg.server.host = host
     if port is not None:
         cfg.server.port = port
-    run(cfg, role)  # type: ignore[arg-type]
+    companions = demo_sandboxes() if config_path(config) is None else []
+    run(cfg, role, companions)  # type: ignore[arg-type]
 
 
 @config_app.command("check")
