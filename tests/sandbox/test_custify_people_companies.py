@@ -3,6 +3,7 @@ and listing, over real HTTP."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,3 +248,68 @@ def test_deleting_a_company_detaches_its_people(api: httpx.Client) -> None:
     other = api.post("/company", json={"company_id": "c2"}).json()
     assert api.delete(f"/company/{other['id']}").status_code == 200
     assert api.get("/__sandbox/state").json()["companies"] == []
+
+
+def listed(api: httpx.Client, path: str, *filters: dict[str, Any]) -> list[str]:
+    params = {
+        "filters": json.dumps(list(filters)),
+        "sorting": '{"field":"created_at","direction":"asc"}',
+    }
+    response = api.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    records = body[0]["people"] if path == "/people/all" else body["companies"]
+    return [r.get("user_id") or r["company_id"] for r in records]
+
+
+def test_listing_filters_are_and_ed(api: httpx.Client) -> None:
+    acme = api.post("/company", json={"company_id": "acme", "name": "Acme Corp"}).json()
+    api.post("/company", json={"company_id": "beta", "name": "Beta"})
+    upsert(
+        api,
+        {
+            "user_id": "a",
+            "email": "a@acme.io",
+            "signed_up_at": "2024-01-10",
+            "custom_attributes": {"seats": 5, "vip": True},
+            "companies": [{"company_id": "acme"}],
+        },
+    )
+    upsert(
+        api,
+        {
+            "user_id": "b",
+            "email": "b@beta.io",
+            "signed_up_at": "2024-03-01",
+            "custom_attributes": {"seats": 50, "vip": False},
+        },
+    )
+    upsert(api, {"user_id": "c", "email": "c@acme.io"})
+
+    def entry(field: str, kind: str, test: str, value: Any = None) -> dict[str, Any]:
+        return {"fieldName": field, "fieldType": kind, "filterType": test, "filterValue": value}
+
+    seats = "custom_attributes.seats"
+    assert listed(api, "/people/all", entry(seats, "Number", "greater", 10)) == ["b"]
+    assert listed(api, "/people/all", entry(seats, "Number", "is_unknown")) == ["c"]
+    assert listed(api, "/people/all", entry("email", "String", "ends_with", "@ACME.io")) == [
+        "a",
+        "c",
+    ]
+    assert listed(api, "/people/all", entry("custom_attributes.vip", "Boolean", "true")) == ["a"]
+    assert listed(api, "/people/all", entry("signed_up_at", "Date", "after", "2024-02-01")) == ["b"]
+    between = entry("signed_up_at", "Date", "between", ["2024-01-01", "2024-01-10"])
+    assert listed(api, "/people/all", between) == ["a"]
+    assert listed(api, "/people/all", entry("signed_up_at", "Date", "more_than", 30)) == ["a", "b"]
+    assert listed(api, "/people/all", entry("companies", "Company", "is_in", [acme["id"]])) == ["a"]
+    both = [
+        entry("email", "String", "contains", "acme"),
+        entry("companies", "Company", "is_unknown"),
+    ]
+    assert listed(api, "/people/all", *both) == ["c"]
+    assert listed(api, "/company/all", entry("name", "String", "starts_with", "acme")) == ["acme"]
+    bad = api.get(
+        "/people/all", params={"filters": json.dumps([entry("email", "Boolean", "greater", 1)])}
+    )
+    assert bad.status_code == 400 and "greater" in bad.json()["message"]
+    assert api.get("/people/all", params={"filters": "[{"}).status_code == 400

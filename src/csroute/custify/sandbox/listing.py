@@ -1,4 +1,4 @@
-"""Pagination and ``sorting`` for the ``/all`` listings (custify-api.md section 6).
+"""Pagination, ``filters`` and ``sorting`` for the ``/all`` listings (custify-api.md section 6).
 
 Sorting is stable and puts records without the field last, so that walking the pages with
 ``page*itemsPerPage >= total`` returns every record exactly once.
@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from starlette.datastructures import QueryParams
 
+from csroute.custify.sandbox import filters
 from csroute.custify.sandbox.responses import ApiError, Record
 
 DEFAULT_ITEMS_PER_PAGE = 20
@@ -70,7 +71,7 @@ def page_of(
 ) -> tuple[list[Record], int]:
     """One page of records and the total count. ``itemsPerPage`` above the maximum is clamped."""
     if params.get("filters"):
-        raise ApiError(400, "filters are not implemented by the sandbox yet")
+        records = filters.matching(list(records), params["filters"])
     page = _positive_int(params, "page", 1)
     size = min(_positive_int(params, "itemsPerPage", DEFAULT_ITEMS_PER_PAGE), max_items)
     field, descending = sorting(params, default_sort)

@@ -69,7 +69,7 @@ def _normalise(date: str, time: str | None, zone: str | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _number(value: Any) -> int | float | None:
+def as_number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -91,7 +91,7 @@ def detect_type(value: Any) -> str:
     """Custify's detection order for a first value: Date, Number, Boolean, then String."""
     if parse_date(value) is not None:
         return DATE
-    if _number(value) is not None:
+    if as_number(value) is not None:
         return NUMBER
     if _boolean(value) is not None:
         return BOOLEAN
@@ -103,7 +103,7 @@ def convert(value: Any, kind: str) -> Any:
     if kind == DATE:
         converted: Any = parse_date(value)
     elif kind == NUMBER:
-        converted = _number(value)
+        converted = as_number(value)
     elif kind == BOOLEAN:
         converted = _boolean(value)
     elif kind == CURRENCY:
@@ -121,7 +121,7 @@ def _is_currency(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and set(value) == {"value", "currency"}
-        and _number(value["value"]) is not None
+        and as_number(value["value"]) is not None
         and isinstance(value["currency"], str)
     )
 
@@ -219,7 +219,7 @@ def int32_field(body: Mapping[str, Any], name: str) -> int | float | None:
     value = body.get(name)
     if value is None:
         return None
-    number = _number(value)
+    number = as_number(value)
     if number is None or not INT32_MIN <= number <= INT32_MAX:
         raise ApiError(400, f"{name} must be a number between {INT32_MIN} and {INT32_MAX}")
     return number
