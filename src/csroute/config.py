@@ -45,6 +45,8 @@ class StoreConfig(Struct):
     """SQLite durability: ``full`` survives power loss, ``normal`` survives process crashes."""
     url: str = ""
     """PostgreSQL connection URL (postgres backend)."""
+    prune_interval_s: float = 60.0
+    """How often the router deletes events every destination is done with; 0 keeps them all."""
 
 
 class Limits(Struct):

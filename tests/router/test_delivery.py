@@ -224,3 +224,33 @@ async def test_a_down_destination_does_not_slow_another(sqlite_store: SQLiteStor
     assert down.delivered == 0
     assert down.retrying + down.held <= 1000
     assert down.backlog + down.retrying + down.held == 1000
+
+
+async def test_events_every_destination_is_done_with_are_pruned(tmp_path: Any) -> None:
+    import sqlite3
+
+    store = await SQLiteStore.open(tmp_path / "events.db")
+    receiver = Receiver(lambda n: "400" if n == 0 else None)
+    try:
+        with ServerThread(receiver) as server:
+            config = make_config([webhook(server.url)], store={"prune_interval_s": 0.05})
+            await append(store, [event("u1", n) for n in range(50)])
+            router = Router(config, store, Limiters())
+
+            def logged() -> int:
+                with sqlite3.connect(tmp_path / "events.db") as db:
+                    return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+            await run_until(router, lambda: len(receiver.accepted) == 49 and logged() == 1)
+    finally:
+        await store.close()
+    # The one event kept is the dead letter's: it must stay replayable.
+    assert [d.seq for d in await _letters(tmp_path)] == [1]
+
+
+async def _letters(tmp_path: Any) -> list[Any]:
+    store = await SQLiteStore.open(tmp_path / "events.db")
+    try:
+        return await store.dead_letters("hook")
+    finally:
+        await store.close()

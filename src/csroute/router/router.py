@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from csroute.config import Config, DestinationConfig
@@ -18,6 +19,8 @@ from csroute.router.filters import EventFilter
 from csroute.router.ratelimit import LIMITERS, Limiters
 from csroute.router.worker import DestinationWorker
 from csroute.store.base import Store
+
+log = logging.getLogger("csroute.router")
 
 
 class Router:
@@ -51,6 +54,28 @@ class Router:
     def start(self) -> None:
         for worker in self.workers.values():
             self._tasks.append(asyncio.create_task(worker.run(self._stopping), name=worker.name))
+        if self.config.store.prune_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._prune(), name="prune"))
+
+    async def _prune(self) -> None:
+        """Delete the events every configured destination (enabled or not) is done with.
+
+        Disabled destinations count too: their cursor holds events back until they are
+        re-enabled or removed from the configuration.
+        """
+        names = [d.name for d in self.config.destinations]
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.store.prune_interval_s)
+            if self._stopping.is_set():
+                return
+            try:
+                removed = await self.store.prune(names)
+            except Exception:
+                log.exception("pruning the event log failed")
+            else:
+                if removed:
+                    log.info("pruned delivered events", extra={"events": removed})
 
     def wake(self) -> None:
         """New events were appended: idle workers look at once instead of at their next poll."""
