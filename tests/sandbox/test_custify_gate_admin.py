@@ -142,9 +142,11 @@ def test_times_limits_how_many_requests_fail(api: httpx.Client) -> None:
 
 
 def test_a_script_answers_the_next_requests_in_order(api: httpx.Client) -> None:
-    script = [503, 429, "ok", "drop"]
+    script = [599, 503, 429, "ok", "drop"]
     api.put("/__sandbox/faults", json={"script": script}).raise_for_status()
     assert api.get("/__sandbox/faults").json()["script"] == script
+    unusual = api.get("/people/all")
+    assert (unusual.status_code, unusual.json()["error"]) == (599, "Injected error 599")
     assert api.post("/people", json={"user_id": "u1"}).status_code == 503
     limited = api.get("/people/all")
     assert limited.status_code == 429 and limited.headers["X-RateLimit-Remaining"] == "0"
@@ -153,7 +155,7 @@ def test_a_script_answers_the_next_requests_in_order(api: httpx.Client) -> None:
         api.get("/people/all")
     assert api.get("/people/all").json()[0]["total"] == 1
     faults = api.get("/__sandbox/faults").json()
-    assert (faults["script"], faults["injected"]) == ([], 3)
+    assert (faults["script"], faults["injected"]) == ([], 4)
 
 
 def test_latency_fault_delays_the_answer(api: httpx.Client) -> None:

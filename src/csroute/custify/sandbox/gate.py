@@ -46,8 +46,13 @@ def rate_limited(limit: int, retry_after: int) -> Response:
 
 
 def injected_error(status: int) -> Response:
-    message = "Some other error occurred" if status == 500 else HTTPStatus(status).phrase
-    return error_response(status, message)
+    """500 carries the spec's text; other statuses their standard phrase, if they have one."""
+    if status == 500:
+        return error_response(status, "Some other error occurred")
+    try:
+        return error_response(status, HTTPStatus(status).phrase)
+    except ValueError:
+        return error_response(status, f"Injected error {status}")
 
 
 class Gate:
@@ -69,24 +74,29 @@ class Gate:
             await send(message)
 
         key = bearer_key(scope)
-        injection = await self._pass(scope, receive, observe, key, app_state)
-        fault = injection.kind if injection else None
-        sandbox: State = app_state.sandbox
-        log: deque[Record] = app_state.request_log
-        sandbox.requests["total"] += 1
-        sandbox.requests["dropped" if fault == "drop" else str(status)] += 1
-        log.append(
-            {
-                "time": now_iso(),
-                "method": scope["method"],
-                "path": scope["path"],
-                "query": scope["query_string"].decode("latin-1"),
-                "status": None if fault == "drop" else status,
-                "fault": fault,
-                "key": mask(key) if key else None,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            }
-        )
+        injection = None
+        try:
+            injection = await self._pass(scope, receive, observe, key, app_state)
+        finally:
+            # A handler that crashed has sent nothing; the server answers it with a 500.
+            fault = injection.kind if injection else None
+            answered = None if fault == "drop" else (status or 500)
+            sandbox: State = app_state.sandbox
+            log: deque[Record] = app_state.request_log
+            sandbox.requests["total"] += 1
+            sandbox.requests[str(answered) if answered else "dropped"] += 1
+            log.append(
+                {
+                    "time": now_iso(),
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "query": scope["query_string"].decode("latin-1"),
+                    "status": answered,
+                    "fault": fault,
+                    "key": mask(key) if key else None,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                }
+            )
 
     async def _pass(
         self, scope: Scope, receive: Receive, send: Send, key: str | None, app_state: Any
