@@ -128,3 +128,43 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path, receiver: tuple[Rece
         stop.set()
         csroute.stop()
     assert len(acked) >= 3000
+
+
+def test_gateway_and_router_as_separate_processes_share_the_log(
+    tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    r, url = receiver
+    (tmp_path / "gw").mkdir()
+    (tmp_path / "rt").mkdir()
+    shared = {"data_dir": str(tmp_path / "data")}
+    gateway = CsrouteProcess(tmp_path / "gw", {**pipeline_config(url), **shared}, role="gateway")
+    router = CsrouteProcess(tmp_path / "rt", {**pipeline_config(url), **shared}, role="router")
+    gateway.start()
+    router.start()
+    try:
+        with httpx.Client() as http:
+            for n in range(0, 500, 50):
+                batch = [
+                    {
+                        "type": "track",
+                        "userId": f"u{i % 5}",
+                        "event": "Split",
+                        "properties": {"n": i},
+                    }
+                    for i in range(n, n + 50)
+                ]
+                response = http.post(
+                    f"{gateway.url}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, "")
+                )
+                assert response.status_code == 200
+        wait_for(lambda: len(r.accepted) >= 500)
+        # The router process does not ingest: its /v1 endpoints do not exist.
+        response = httpx.post(f"{router.url}/v1/track", json={}, auth=(WRITE_KEY, ""))
+        assert response.status_code == 404
+    finally:
+        gateway.stop()
+        router.stop()
+    for user, events in r.by_user().items():
+        ns = [e["properties"]["n"] for e in events]
+        assert ns == sorted(ns), user
+    assert sorted(e["properties"]["n"] for e in r.accepted) == list(range(500))
