@@ -31,12 +31,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(_encoder.encode(body), status, headers, media_type="application/json")
 
 
-def error_body(message: str) -> Record:
-    return {"error": message, "message": message}
-
-
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_response(error_body(message), status, headers)
+    return json_response({"error": message, "message": message}, status, headers)
 
 
 def deleted_response(subject: str, count: int) -> Response:
@@ -51,10 +47,6 @@ def deleted_response(subject: str, count: int) -> Response:
     return json_response(body)
 
 
-def encode(body: Any) -> bytes:
-    return _encoder.encode(body)
-
-
 async def json_object(request: Request) -> Record:
     """The request body as a JSON object; anything else is Custify's 400 for invalid syntax."""
     raw = await request.body()
@@ -65,7 +57,3 @@ async def json_object(request: Request) -> Record:
     if not isinstance(body, dict):
         raise ApiError(400, "Bad request: the body must be a JSON object")
     return body
-
-
-def decode(raw: bytes) -> Any:
-    return _decoder.decode(raw)
