@@ -11,7 +11,7 @@ Model, per destination:
   failing user holds back nobody else;
 * **dead letters**: events given up on, with the request, response and reason kept;
 * **traits**: what the destination remembers about a user from identify events;
-* **counters**: delivered / filtered / rejected / dead totals that survive restarts.
+* **counters**: delivered / filtered / rejected totals that survive restarts.
 
 The router works in rounds. It reads due pending events and new events, delivers, then calls
 ``record`` once with every outcome and the new cursor, so a round's effects commit atomically.
@@ -112,7 +112,7 @@ class DestinationStats:
     delivered: int
     filtered: int
     rejected: int
-    dead: int
+    dead: int  # in the dead letters now (replay and discard take them out)
     retrying: int  # pending heads (events that failed and wait for their next attempt)
     held: int  # pending events held back behind a retrying one
     backlog: int  # new events after the cursor, not yet taken

@@ -123,7 +123,7 @@ def dead_letter(conn: sqlite3.Connection, id: int) -> DeadLetter | None:
 
 
 def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) -> DestinationStats:
-    totals = {"delivered": 0, "filtered": 0, "rejected": 0, "dead": 0}
+    totals = {"delivered": 0, "filtered": 0, "rejected": 0}
     filtered_by_reason: dict[str, int] = {}
     for kind, reason, n in conn.execute(
         "SELECT kind, reason, n FROM counters WHERE destination = ?", (destination,)
@@ -131,6 +131,9 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         totals[kind] += n
         if kind == "filtered":
             filtered_by_reason[reason] = n
+    (dead,) = conn.execute(
+        "SELECT count(*) FROM dead_letters WHERE destination = ?", (destination,)
+    ).fetchone()
     (pending,) = conn.execute(
         "SELECT count(*) FROM pending WHERE destination = ?", (destination,)
     ).fetchone()
@@ -147,6 +150,7 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         for source in set(sources)
     )
     return DestinationStats(
+        dead=dead,
         retrying=retrying,
         held=pending - retrying,
         backlog=backlog,

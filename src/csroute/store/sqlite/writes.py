@@ -92,7 +92,6 @@ def _count(conn: sqlite3.Connection, r: Round) -> None:
     counts = Counter(("filtered", reason) for _, reason in r.filtered)
     counts["delivered", ""] = len(r.delivered)
     counts["rejected", ""] = len(r.rejected)
-    counts["dead", ""] = len(r.dead)
     conn.executemany(
         "INSERT INTO counters (destination, kind, reason, n) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (destination, kind, reason) DO UPDATE SET n = n + excluded.n",

@@ -1,0 +1,203 @@
+"""The ``csroute`` command line, invoked as users invoke it (through Typer's runner)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from csroute.cli import app
+from csroute.events.model import NewEvent
+from csroute.store.base import DeadLetter, Round
+from csroute.store.sqlite import SQLiteStore
+
+runner = CliRunner()
+
+
+def write_config(tmp_path: Path, **overrides: Any) -> Path:
+    doc: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "sources": [{"name": "web", "write_key": "wk-live-0123456789"}],
+        "destinations": [
+            {"name": "hook", "type": "webhook", "settings": {"url": "http://127.0.0.1:9/x"}}
+        ],
+        "connections": [{"source": "web", "destinations": ["hook"]}],
+        **overrides,
+    }
+    path = tmp_path / "csroute.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_config_check_summarises_with_the_write_key_masked(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["config", "check", "--config", str(write_config(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert "configuration OK" in result.output
+    assert "wk…89" in result.output
+    assert "wk-live-0123456789" not in result.output
+
+
+def test_config_check_names_every_problem_by_key(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        destinations=[
+            {"name": "hook", "type": "webhook", "settings": {"url": "ftp://x", "batch_size": 0}},
+            {"name": "x", "type": "nosuch"},
+        ],
+        connections=[{"source": "mobile", "destinations": ["hook", "gone"]}],
+    )
+    result = runner.invoke(app, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2
+    for expected in (
+        "destinations[0].settings.url: must start with http:// or https://",
+        "destinations[0].settings.batch_size: must be at least 1",
+        "destinations[1].type: unknown destination type 'nosuch'",
+        "connections[0].source: no source named 'mobile'",
+        "connections[0].destinations[1]: no destination named 'gone'",
+    ):
+        assert expected in result.output
+
+
+def test_config_check_reports_unknown_keys_and_unset_variables(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sources: [{name: web, write_key: '${NOT_SET_ANYWHERE_42}'}]\nsurces: []\n")
+    result = runner.invoke(app, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "${NOT_SET_ANYWHERE_42}: environment variable is not set" in result.output
+    assert "surces" in result.output
+
+
+def transform(args: list[str], lines: list[Any]) -> list[dict[str, Any]]:
+    text = "\n".join(x if isinstance(x, str) else msgspec.json.encode(x).decode() for x in lines)
+    result = runner.invoke(app, ["transform", *args], input=text + "\n")
+    assert result.exit_code == 0, result.output
+    return [msgspec.json.decode(line) for line in result.output.splitlines()]
+
+
+def test_transform_prints_one_line_per_event_in_the_stable_shape() -> None:
+    settings = '{"url": "http://127.0.0.1:9/in", "headers": {"X-Token": "t"}}'
+    event = {"type": "track", "userId": "u1", "event": "Signed Up"}
+    out = transform(
+        ["--destination", "webhook", "--settings", settings], [event, "{not json", "[1, 2]"]
+    )
+    assert out[0] == {
+        "requests": [
+            {
+                "method": "POST",
+                "url": "http://127.0.0.1:9/in",
+                "headers": {"Content-Type": "application/json", "X-Token": "t"},
+                "params": {},
+                "body": event,
+            }
+        ]
+    }
+    assert out[1]["status"] == 400 and out[1]["error"].startswith("line 2: invalid event")
+    assert out[2] == {
+        "error": "line 3: invalid event: an event must be a JSON object",
+        "status": 400,
+    }
+
+
+def test_transform_custify_group_is_two_requests_company_first() -> None:
+    out = transform(
+        ["--destination", "custify", "--settings", '{"api_key": "k-123"}'],
+        [
+            {
+                "type": "group",
+                "userId": "u1",
+                "groupId": "acme",
+                "traits": {"name": "Acme"},
+                "timestamp": "2026-01-01T00:00:00Z",
+                "messageId": "m1",
+            }
+        ],
+    )
+    urls = [r["url"] for r in out[0]["requests"]]
+    assert urls == ["https://api.custify.com/company", "https://api.custify.com/people"]
+
+
+def test_transform_reports_rejections_with_the_destinations_message() -> None:
+    out = transform(
+        ["--destination", "custify", "--settings", '{"api_key": "k"}'],
+        [{"type": "track", "userId": "u1", "timestamp": "2026-01-01T00:00:00Z"}],
+    )
+    assert out == [{"error": 'Missing required value from "event"', "status": 400}]
+
+
+def test_transform_refuses_bad_settings_naming_the_key(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["transform", "--destination", "webhook", "--settings", "{}"], input=""
+    )
+    assert result.exit_code == 2
+    assert "url" in result.output
+    settings = tmp_path / "s.json"
+    settings.write_text('{"url": "http://127.0.0.1:9/"}')
+    result = runner.invoke(
+        app,
+        ["transform", "--destination", "webhook", "--settings", f"@{settings}"],
+        input='{"type":"track","userId":"u","event":"E"}\n',
+    )
+    assert result.exit_code == 0 and '"requests"' in result.output
+    result = runner.invoke(app, ["transform", "--destination", "nope", "--settings", "{}"])
+    assert result.exit_code == 2 and "unknown type 'nope'" in result.output
+
+
+@pytest.fixture
+def dead_letters(tmp_path: Path) -> Path:
+    """A store with two dead letters for destination ``hook``."""
+    config = write_config(tmp_path)
+
+    async def fill() -> None:
+        (tmp_path / "data").mkdir()
+        store = await SQLiteStore.open(tmp_path / "data" / "events.db")
+        events = [
+            {"type": "track", "userId": "u1", "event": "E", "properties": {"n": n}}
+            for n in range(2)
+        ]
+        await store.append([NewEvent("web", "u1", "track", msgspec.json.encode(e)) for e in events])
+        await store.record(
+            Round(
+                "hook",
+                1.0,
+                cursor=2,
+                dead=[
+                    DeadLetter(1, "u1", 1, "HTTP 400: bad", b'[{"url": "x"}]', 400, b"bad"),
+                    DeadLetter(2, "u1", 1, "HTTP 400: worse", None, 400, b"worse"),
+                ],
+            )
+        )
+        await store.close()
+
+    asyncio.run(fill())
+    return config
+
+
+def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
+    config = ["--config", str(dead_letters)]
+    listed = runner.invoke(app, ["dlq", "list", "--json", *config])
+    assert listed.exit_code == 0, listed.output
+    rows = [msgspec.json.decode(line) for line in listed.output.splitlines()]
+    assert [(r["seq"], r["error"]) for r in rows] == [(1, "HTTP 400: bad"), (2, "HTTP 400: worse")]
+
+    shown = runner.invoke(app, ["dlq", "show", str(rows[0]["id"]), *config])
+    detail = msgspec.json.decode(shown.output)
+    assert detail["event"]["properties"] == {"n": 0} and detail["response"] == "bad"
+    assert runner.invoke(app, ["dlq", "show", "999", *config]).exit_code == 1
+
+    replayed = runner.invoke(app, ["dlq", "replay", str(rows[0]["id"]), *config])
+    assert "replayed 1 dead letter(s)" in replayed.output
+    assert runner.invoke(app, ["dlq", "replay", *config]).exit_code == 1  # nothing named
+
+    refused = runner.invoke(app, ["dlq", "discard", "--all", *config], input="n\n")
+    assert refused.exit_code == 1
+    discarded = runner.invoke(app, ["dlq", "discard", "--all", "--yes", *config])
+    assert "discarded 1 dead letter(s)" in discarded.output
+
+    status = runner.invoke(app, ["status", "--json", *config])
+    report = msgspec.json.decode(status.output)["hook"]
+    assert (report["dead"], report["retrying"]) == (0, 1)
