@@ -130,15 +130,13 @@ class Sandbox:
             return error(401, "unauthorized", "Unauthorized", "Invalid token"), None
         now = self.clock()
         if not self.window.take(now):
-            response = error(429, "too_many_requests", "Too Many Requests", "Rate limit exceeded")
-            if self.retry_after:
-                response.headers["Retry-After"] = str(max(1, int(self.window.started + 60 - now)))
-            return self.limited(response, now), None
+            return self.throttled(now), None
         fault = self.faults.next_outcome() if tracking else None
+        if fault == 429:
+            return self.throttled(now, injected=True), None
         if isinstance(fault, int):
-            return self.limited(
-                error(fault, "injected", "Injected fault", "sandbox fault"), now
-            ), None
+            injected = error(fault, "injected", "Injected fault", "sandbox fault")
+            return self.limited(injected, now), None
         if not self.keys[key] & set(roles):
             detail = f"the API key needs one of the roles {', '.join(roles)}"
             return self.limited(error(403, "forbidden", "Forbidden", detail), now), None
@@ -154,6 +152,15 @@ class Sandbox:
         if fault == "drop":
             response = LostResponse(response.status_code)
         return self.limited(response, now), body
+
+    def throttled(self, now: float, injected: bool = False) -> Response:
+        """Kustomer's 429. ``Retry-After`` (when enabled) counts to the end of the window, or
+        is one second for an injected 429, which stands for a passing throttle."""
+        response = error(429, "too_many_requests", "Too Many Requests", "Rate limit exceeded")
+        if self.retry_after:
+            wait = 1 if injected else max(1, int(self.window.started + 60 - now))
+            response.headers["Retry-After"] = str(wait)
+        return self.limited(response, now)
 
     def limited(self, response: Response, now: float) -> Response:
         response.headers.update(self.window.headers(now))
