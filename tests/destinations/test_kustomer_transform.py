@@ -227,3 +227,8 @@ def test_transform_is_pure_and_repeatable() -> None:
     first = body(event)
     assert body(event) == first
     assert msgspec.json.encode(event) == snapshot
+
+
+@pytest.mark.parametrize("context", [None, [], "x"])
+def test_odd_context_values_are_ignored(context: Any) -> None:
+    assert body(track("X", {}, context=context))["identity"] == {"externalId": "user-123"}

@@ -40,7 +40,7 @@ def transform(event: Event, settings: Settings, traits: Traits) -> list[Request]
     if isinstance(meta, Rejection):
         return meta
     body_event: dict[str, Any] = {"name": name, "meta": meta}
-    session = (event.get("context") or {}).get("sessionId")
+    session = _at_path(event, "context.sessionId")
     if session is not None and session != "":
         body_event["sessionId"] = str(session)
     headers = {
@@ -63,7 +63,7 @@ def _identity(event: Event, remembered: Traits) -> dict[str, str]:
     """Email (trimmed, lower-cased), externalId (the userId) and name; the event's own first."""
     own = event.get("traits") if event.get("type") == "identify" else None
     if not isinstance(own, dict):
-        own = (event.get("context") or {}).get("traits")
+        own = _at_path(event, "context.traits")
     sources = [t for t in (own, remembered) if isinstance(t, Mapping)]
     identity: dict[str, str] = {}
     email = next((t["email"] for t in sources if isinstance(t.get("email"), str)), "")
