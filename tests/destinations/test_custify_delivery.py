@@ -79,9 +79,9 @@ def test_batch_accepts_only_the_upserts() -> None:
     assert not batching.accepts(Request("POST", "https://other.example/people"))
 
 
-def test_synchronous_batches_keep_order_themselves() -> None:
+def test_synchronous_batches() -> None:
     batching = delivery(Settings(api_key=KEY, batch_size=3, batch_synchronous=True)).batching
-    assert batching is not None and not batching.one_per_user
+    assert batching is not None and batching.one_per_user and batching.max_size == 3
     combined = batching.combine([Request("POST", "https://api.custify.com/event", body={})])
     assert combined.body["synchronous"] is True
 

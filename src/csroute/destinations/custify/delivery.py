@@ -33,9 +33,9 @@ def delivery(settings: Settings) -> Delivery:
             max_size=settings.batch_size,
             combine=_Combiner(ends, settings.batch_synchronous),
             accepts=_Accepts(ends),
-            # Custify applies asynchronous batch jobs in an undocumented order; a user's requests
-            # (an identify and its track, a group's company and person) go in separate batches.
-            one_per_user=not settings.batch_synchronous,
+            # Custify does not document the order in which it applies the jobs of one batch, so
+            # a user's next event (a track after its identify) goes in the next batch.
+            one_per_user=True,
         )
     return Delivery(
         rate_limit=rate, batching=batching, explain=explain, timeout_s=settings.timeout_s
