@@ -65,9 +65,10 @@ def effective_delivery(delivery: Delivery, policy: DeliveryPolicy) -> Delivery:
         key = rate.key if rate else f"override:{id(delivery)}"
         rate = RateLimit(policy.rate_limit_per_s, 1.0, key)
     if batching is not None and policy.batch_size is not None:
-        batching = Batching(
-            policy.batch_size, batching.combine, batching.accepts, batching.one_per_user
-        )
+        # The operator may lower the batch size, never raise it past what the API accepts
+        # (a destination's own settings are where an account's higher limit goes).
+        size = min(policy.batch_size, batching.max_size)
+        batching = Batching(size, batching.combine, batching.accepts, batching.one_per_user)
     timeout = policy.timeout_s if policy.timeout_s is not None else delivery.timeout_s
     return Delivery(rate, batching, delivery.retryable, delivery.explain, timeout)
 
@@ -231,7 +232,7 @@ class DestinationWorker:
                 if not item.pending:
                     outcome.held.append((item.event.seq, user))
                 continue
-            if batching is not None and all(batching.accepts(r) for r in item.requests):
+            if batching is not None and self._batchable(item, batching):
                 n = len(item.requests)
                 if batch_size + n > batching.max_size or (
                     batching.one_per_user and user in batch_users
@@ -252,6 +253,15 @@ class DestinationWorker:
                 continue
             await self._deliver_item(item, outcome, failed_users)
         await flush()
+
+    @staticmethod
+    def _batchable(item: Item, batching: Batching) -> bool:
+        """Whether an item may ride in a batch. An event that needs several requests in order
+        (a Custify group: company, then person) cannot share a batch whose order the API does
+        not promise; it goes alone, request after request."""
+        if batching.one_per_user and len(item.requests) > 1:
+            return False
+        return all(batching.accepts(r) for r in item.requests)
 
     async def _deliver_item(self, item: Item, outcome: Round, failed_users: set[str]) -> None:
         for request in item.requests:
