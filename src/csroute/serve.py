@@ -72,7 +72,7 @@ async def serve(
     logs.setup(config.logging.format, config.logging.level)
     store = await open_store(config)
     router = Router(config, store) if role in ("all", "router") else None
-    app: ASGIApp = create_ops_app(store, router, config.admin.token)
+    app: ASGIApp = create_ops_app(config, store, router)
     if role in ("all", "gateway"):
         metrics = PrometheusGatewayMetrics()
         app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)

@@ -141,3 +141,15 @@ def test_secrets_never_reach_the_logs(running: tuple[CsrouteProcess, Receiver]) 
     assert '"message":"dead-lettered"' in log.replace(" ", "")
     for secret in (WRITE_KEY, ADMIN_TOKEN, HOOK_TOKEN, "guessed-write-key-999"):
         assert secret not in log
+
+
+def test_admin_forget_drops_a_users_queue(running: tuple[CsrouteProcess, Receiver]) -> None:
+    csroute, _ = running
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    response = httpx.post(f"{csroute.url}/admin/forget", headers=admin, json={"user_id": "u7"})
+    assert response.status_code == 200
+    assert response.json() == [
+        {"destination": "hook", "dropped": 0, "deleted": False, "error": None}
+    ]
+    missing = httpx.post(f"{csroute.url}/admin/forget", headers=admin, json={})
+    assert missing.status_code == 400 and "user_id" in missing.json()["error"]

@@ -254,3 +254,20 @@ async def _letters(tmp_path: Any) -> list[Any]:
         return await store.dead_letters("hook")
     finally:
         await store.close()
+
+
+async def test_a_forgotten_users_logged_events_are_not_delivered(sqlite_store: SQLiteStore) -> None:
+    receiver = Receiver()
+    with ServerThread(receiver) as server:
+        config = make_config([webhook(server.url)])
+        await append(sqlite_store, [event(u, n) for n in range(3) for u in ("keep", "gone")])
+        assert await sqlite_store.forget("hook", "gone", 0.0) == 0
+        await append(sqlite_store, [event("gone", 3)])  # logged after the request: delivered
+        router = Router(config, sqlite_store, Limiters())
+        await run_until(router, lambda: len(receiver.accepted) == 4)
+        await wait_until(lambda: _stats_settled(sqlite_store, 7))
+    got = receiver.by_user()
+    assert [e["properties"]["n"] for e in got["keep"]] == [0, 1, 2]
+    assert [e["properties"]["n"] for e in got["gone"]] == [3]
+    stats = await sqlite_store.stats("hook", ["web"])
+    assert stats.filtered_by_reason == {"forgotten: user deletion requested": 3}

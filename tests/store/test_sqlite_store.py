@@ -171,6 +171,31 @@ async def test_a_database_from_an_unknown_schema_version_is_refused(tmp_path: Pa
         await SQLiteStore.open(path)
 
 
+async def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    from csroute.store.sqlite import schema
+
+    path = tmp_path / "events.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for statement in schema.MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO events (source, user_key, type, payload, received_at)"
+            " VALUES ('web', 'u1', 'track', '{}', 0)"
+        )
+        conn.execute("PRAGMA user_version = 1")
+        conn.commit()
+
+    store = await SQLiteStore.open(path)
+    try:
+        assert (await store.read_new("d", {"web"}, 10)).cursor == 1  # the data is still there
+        assert await store.forget("d", "u1", 0.0) == 0  # the version 2 table exists
+        assert await store.forgotten("d") == {"u1": 1}
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+
+
 @pytest.mark.parametrize("synchronous", ["full", "normal"])
 def test_acknowledged_appends_survive_kill_9(tmp_path: Path, synchronous: str) -> None:
     db = tmp_path / "events.db"

@@ -551,3 +551,46 @@ async def test_seqs_never_go_back_after_the_newest_events_are_pruned(store: Stor
     (later,) = (await store.read_new("d", {"web"}, 10)).events
     assert later.seq > e[1].seq
     assert json.loads(later.payload)["n"] == 3
+
+
+# -- user deletion ----------------------------------------------------------------------------
+
+
+async def test_forgetting_a_user_drops_their_queue_dead_letters_and_traits(store: Store) -> None:
+    a0, b0, a1, a2, a3 = await logged(
+        store, [new("a", 0), new("b", 0), new("a", 1), new("a", 2), new("a", 3)]
+    )
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=a2.seq,
+            retry=[retry(a1, NOW)],
+            held=[(a2.seq, "a")],
+            dead=[dead(a0)],
+            delivered=[b0.seq],
+            traits={"a": b'{"email":"a@x"}', "b": b"{}"},
+        )
+    )
+    await store.record(Round("other", NOW, retry=[retry(a1, NOW)]))
+
+    assert await store.forget("d", "a", NOW) == 2
+
+    assert await store.forgotten("d") == {"a": a3.seq}
+    assert await store.forgotten("other") == {}
+    assert await store.due("d", NOW + 10, 100) == []
+    assert await store.blocked_users("d") == set()
+    assert await store.dead_letters("d") == []
+    assert await store.traits("d", ["a", "b"]) == {"b": b"{}"}
+    stats = await store.stats("d", {"web"})
+    assert stats.filtered_by_reason == {"forgotten: user deletion requested": 2}
+    assert seqs(await store.due("other", NOW + 10, 100)) == [a1.seq]  # other destination intact
+
+
+async def test_forgetting_again_moves_the_mark_to_the_end_of_the_log(store: Store) -> None:
+    (first,) = await logged(store, [new("a", 0)])
+    assert await store.forget("d", "a", NOW) == 0
+    assert await store.forgotten("d") == {"a": first.seq}
+    (later,) = await logged(store, [new("a", 1)])
+    assert await store.forget("d", "a", NOW + 1) == 0
+    assert await store.forgotten("d") == {"a": later.seq}

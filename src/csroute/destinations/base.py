@@ -101,6 +101,16 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 
 @dataclass(slots=True, frozen=True)
+class UserDeletion(Generic[S]):
+    """How a destination deletes a user (right-to-be-forgotten and regulation requests)."""
+
+    requests: Callable[[str, S], list[Request]]
+    """The requests that delete a user id; raise ValueError when they cannot be made."""
+    error: Callable[[int, bytes], str | None]
+    """None when a response means the user is gone (404 usually counts), else the error."""
+
+
+@dataclass(slots=True, frozen=True)
 class DestinationType(Generic[S]):
     """A destination type: ``type: <name>`` in the configuration selects it."""
 
@@ -114,3 +124,5 @@ class DestinationType(Generic[S]):
     """Setting names whose values are secrets: masked wherever configuration is printed."""
     check: Callable[[S], list[str]] = lambda _settings: []
     """Extra configuration checks beyond the schema: each string is one problem, naming the key."""
+    deletion: UserDeletion[S] | None = None
+    """Set when the destination's API can delete a user."""

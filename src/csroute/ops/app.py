@@ -7,6 +7,7 @@ bearer token, and does not exist at all unless a token is configured.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import time
 from typing import Any
@@ -18,9 +19,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from csroute.config import Config
 from csroute.ops.deadletters import all_ids, dead_letter_json
+from csroute.ops.forget import forget_user
 from csroute.router.router import Router
 from csroute.store.base import Store, StoreUnavailable
+
+
+class ForgetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: str
+    destinations: list[str] = []
 
 
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -29,7 +37,9 @@ class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
     all: bool = False
 
 
-def create_ops_app(store: Store, router: Router | None, admin_token: str = "") -> Starlette:
+def create_ops_app(config: Config, store: Store, router: Router | None) -> Starlette:
+    admin_token = config.admin.token
+
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -92,6 +102,13 @@ def create_ops_app(store: Store, router: Router | None, admin_token: str = "") -
         body = msgspec.json.decode(await request.body(), type=ReplayRequest)
         return JSONResponse({"discarded": await store.discard(await _select(store, body))})
 
+    async def forget(request: Request) -> Response:
+        body = msgspec.json.decode(await request.body(), type=ForgetRequest)
+        results = await forget_user(config, store, body.user_id, body.destinations)
+        failed = any(r.error for r in results)
+        shown = [dataclasses.asdict(r) for r in results]
+        return JSONResponse(shown, status_code=502 if failed else 200)
+
     routes = [
         Route("/health", health),
         Route("/ready", ready),
@@ -104,6 +121,7 @@ def create_ops_app(store: Store, router: Router | None, admin_token: str = "") -
             Route("/admin/dead-letters/{id:int}", admin(show_dead)),
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
+            Route("/admin/forget", admin(forget), methods=["POST"]),
         ]
     return Starlette(routes=routes)
 

@@ -42,9 +42,12 @@ from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact
 from csroute.router.sender import Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
-from csroute.store.base import DeadLetter, Retry, Round, Store
+from csroute.store.base import FORGOTTEN, DeadLetter, Retry, Round, Store
 
 log = logging.getLogger("csroute.router")
+
+FORGOTTEN_REFRESH_S = 1.0
+"""How stale the list of forgotten users may be (a deletion request takes effect within it)."""
 
 
 @dataclass(slots=True)
@@ -107,6 +110,8 @@ class DestinationWorker:
         self.failed_rounds = 0
         self.breaker_until = 0.0
         self.wake = asyncio.Event()
+        self.forgotten: dict[str, int] = {}
+        self._forgotten_read_at = 0.0
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -150,6 +155,9 @@ class DestinationWorker:
             return False
 
         outcome = Round(self.name, now, cursor=page.cursor if page else None)
+        if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
+            self.forgotten = await self.store.forgotten(self.name)
+            self._forgotten_read_at = now
         memory = await self._traits_memory([*(p.event for p in due), *new])
         lanes: list[list[Item]] = [[] for _ in range(self.policy.concurrency)]
         for p in due:
@@ -187,6 +195,10 @@ class DestinationWorker:
     ) -> None:
         """Filter and transform one event; what remains goes to its user's lane."""
         seq = item.event.seq
+        upto = self.forgotten.get(item.event.user_key)
+        if upto is not None and seq <= upto:
+            outcome.filtered.append((seq, FORGOTTEN))
+            return
         try:
             event = msgspec.json.decode(item.event.payload)
             reason = self.filter.reason(event)

@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 
 from csroute.events.model import LoggedEvent, NewEvent
 
+FORGOTTEN = "forgotten: user deletion requested"
+"""The filter reason of events skipped because their user's deletion was requested."""
+
 
 class StoreUnavailable(Exception):
     """The store could not durably commit (disk full, I/O error, database down).
@@ -164,6 +167,22 @@ class Store(ABC):
     @abstractmethod
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         """Remembered traits (JSON objects) of these users, for those that have any."""
+
+    # -- user deletion ------------------------------------------------------------------
+
+    @abstractmethod
+    async def forget(self, destination: str, user_key: str, now: float) -> int:
+        """Stop delivering a user's queued events to ``destination``.
+
+        Marks the user's events up to the current end of the log as forgotten, drops their
+        pending events (counted as filtered, reason ``forgotten``), dead letters and remembered
+        traits. Returns how many queued (pending) events were dropped. Events logged later are
+        delivered as usual.
+        """
+
+    @abstractmethod
+    async def forgotten(self, destination: str) -> dict[str, int]:
+        """Forgotten users of ``destination``: user_key -> seq up to which events are skipped."""
 
     # -- dead letters -------------------------------------------------------------------
 

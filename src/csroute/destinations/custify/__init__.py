@@ -4,7 +4,7 @@ Mapping rules, settings and every deliberate difference from RudderStack's Custi
 are in docs/destinations/custify.md.
 """
 
-from csroute.destinations.base import DestinationType
+from csroute.destinations.base import DestinationType, UserDeletion
 from csroute.destinations.custify.delivery import delivery, explain, rate_limit_key
 from csroute.destinations.custify.forget import forget_error, forget_requests
 from csroute.destinations.custify.settings import Settings, check
@@ -18,6 +18,7 @@ TYPE = DestinationType(
     remembers_traits=True,
     secret_settings=frozenset({"api_key"}),
     check=check,
+    deletion=UserDeletion(forget_requests, forget_error),
 )
 
 __all__ = [

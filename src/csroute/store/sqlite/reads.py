@@ -157,3 +157,11 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         filtered_by_reason=filtered_by_reason,
         **totals,
     )
+
+
+def forgotten(conn: sqlite3.Connection, destination: str) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            "SELECT user_key, upto_seq FROM forgotten WHERE destination = ?", (destination,)
+        ).fetchall()
+    )

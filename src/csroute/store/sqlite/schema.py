@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
-VERSION: Final = 1
+VERSION: Final = 2
 
 _SCRIPT: Final = """
 CREATE TABLE events (
@@ -86,8 +86,25 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 """
 
-DDL: Final = [s.strip() for s in _SCRIPT.split(";\n") if s.strip()]
-"""The statements that create the schema (a semicolon ends a statement only at a line end)."""
+_V2: Final = """
+-- Users whose deletion was requested: their events up to upto_seq are not delivered.
+CREATE TABLE forgotten (
+    destination TEXT NOT NULL,
+    user_key TEXT NOT NULL,
+    upto_seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (destination, user_key)
+) WITHOUT ROWID;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """A semicolon ends a statement only at a line end."""
+    return [s.strip() for s in script.split(";\n") if s.strip()]
+
+
+MIGRATIONS: Final = {1: _statements(_SCRIPT), 2: _statements(_V2)}
+"""The statements that take the schema from version ``n - 1`` to ``n``."""
 
 
 def connect(
@@ -110,7 +127,7 @@ def connect(
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Create the schema in a new database; refuse one written by an unknown version.
+    """Create or upgrade the schema step by step; refuse one written by a newer version.
 
     The check runs under the write lock, so two processes opening a new file at once do not
     both try to create it.
@@ -118,12 +135,12 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version == 0:
-            for statement in DDL:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {VERSION}")
-        elif version != VERSION:
+        if version > VERSION:
             raise RuntimeError(f"database schema version {version} is not supported ({VERSION})")
+        for step in range(version + 1, VERSION + 1):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -87,6 +87,12 @@ class SQLiteStore(Store):
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         return await self._readers.run(lambda c: reads.traits(c, destination, users))
 
+    async def forget(self, destination: str, user_key: str, now: float) -> int:
+        return await self._writer.run(lambda c: writes.forget(c, destination, user_key, now))
+
+    async def forgotten(self, destination: str) -> dict[str, int]:
+        return await self._readers.run(lambda c: reads.forgotten(c, destination))
+
     async def dead_letters(
         self, destination: str | None = None, after_id: int = 0, limit: int = 100
     ) -> list[DeadLetter]:

@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from csroute.store.base import Round
+from csroute.store.base import FORGOTTEN, Round
 
 _UPSERT_RETRY: Final = """
 INSERT INTO pending (destination, seq, user_key, attempts, next_at, first_failed_at, error)
@@ -180,3 +180,29 @@ def ping(conn: sqlite3.Connection, now: float) -> None:
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (now,),
     )
+
+
+def forget(conn: sqlite3.Connection, destination: str, user_key: str, now: float) -> int:
+    (upto,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+    conn.execute(
+        "INSERT INTO forgotten (destination, user_key, upto_seq, at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (destination, user_key) DO UPDATE"
+        " SET upto_seq = excluded.upto_seq, at = excluded.at",
+        (destination, user_key, upto, now),
+    )
+    dropped = conn.execute(
+        "DELETE FROM pending WHERE destination = ? AND user_key = ?", (destination, user_key)
+    ).rowcount
+    conn.execute(
+        "DELETE FROM dead_letters WHERE destination = ? AND user_key = ?", (destination, user_key)
+    )
+    conn.execute(
+        "DELETE FROM traits WHERE destination = ? AND user_key = ?", (destination, user_key)
+    )
+    if dropped:
+        conn.execute(
+            "INSERT INTO counters (destination, kind, reason, n) VALUES (?, 'filtered', ?, ?)"
+            " ON CONFLICT (destination, kind, reason) DO UPDATE SET n = n + excluded.n",
+            (destination, FORGOTTEN, dropped),
+        )
+    return int(dropped)

@@ -1,0 +1,61 @@
+"""``csroute forget`` and ``csroute custify forget``: delete a user, stop their queued events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import msgspec
+import typer
+
+from csroute.cli.common import ConfigOption, fail, load_config, out
+from csroute.ops.forget import Forgotten, forget_user
+from csroute.store.open import open_store
+
+UserId = Annotated[str, typer.Option("--user-id", help="The user to delete.")]
+Destinations = Annotated[
+    list[str] | None,
+    typer.Option("--destination", help="Only this destination (repeatable; default: all)."),
+]
+
+
+def run_forget(
+    user_id: str, config: ConfigOption, destinations: list[str] | None, types: tuple[str, ...]
+) -> None:
+    cfg = load_config(config)
+    known = {d.name for d in cfg.destinations}
+    for name in destinations or []:
+        if name not in known:
+            fail(f"--destination: no destination named {name!r}", 2)
+
+    async def go() -> list[Forgotten]:
+        store = await open_store(cfg)
+        try:
+            return await forget_user(cfg, store, user_id, destinations or (), types)
+        finally:
+            await store.close()
+
+    results = asyncio.run(go())
+    if not results:
+        fail("no matching destination to forget the user in")
+    for r in results:
+        out.print(msgspec.json.encode(r).decode(), highlight=False, soft_wrap=True)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+def forget(user_id: UserId, config: ConfigOption = None, destination: Destinations = None) -> None:
+    """Delete a user: drop their queued events everywhere, delete them where the API can."""
+    run_forget(user_id, config, destination, ())
+
+
+custify_app = typer.Typer(help="Custify operations.", no_args_is_help=True)
+
+
+@custify_app.command("forget")
+def custify_forget(
+    user_id: UserId, config: ConfigOption = None, destination: Destinations = None
+) -> None:
+    """Delete a person in Custify (DELETE /people?user_id=; 404 counts as done) and stop
+    delivering their queued events to Custify destinations."""
+    run_forget(user_id, config, destination, ("custify",))
