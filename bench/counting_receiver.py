@@ -29,11 +29,24 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         # A batch is a JSON array of events: count its top-level objects cheaply.
         count += body.count(b'"messageId"') if body[:1] == b"[" else 1
         reply = b"{}"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-length", str(len(reply)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", str(len(reply)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": reply})
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                access_log=False, http="httptools", loop="uvloop", lifespan="off")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        lifespan="off",
+    )

@@ -51,13 +51,18 @@ async def prefill(path: Path, n: int) -> None:
         events = []
         for i in range(start, min(n, start + chunk)):
             user = f"user-{i % 1000}"
-            payload = msgspec.json.encode({
-                "type": "track", "event": "Page Loaded", "userId": user,
-                "messageId": f"m-{i}", "receivedAt": "2026-11-22T10:00:00.000Z",
-                "timestamp": "2026-11-22T10:00:00.000Z",
-                "properties": {"n": i, "path": "/pricing", "plan": "pro"},
-                "context": {"library": {"name": "bench", "version": "1"}},
-            })
+            payload = msgspec.json.encode(
+                {
+                    "type": "track",
+                    "event": "Page Loaded",
+                    "userId": user,
+                    "messageId": f"m-{i}",
+                    "receivedAt": "2026-11-22T10:00:00.000Z",
+                    "timestamp": "2026-11-22T10:00:00.000Z",
+                    "properties": {"n": i, "path": "/pricing", "plan": "pro"},
+                    "context": {"library": {"name": "bench", "version": "1"}},
+                }
+            )
             events.append(NewEvent("bench", user, "track", payload))
         await store.append(events)
     await store.close()
@@ -74,21 +79,40 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_csroute(workdir: Path, receiver: str, batch_size: int, role: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_csroute(
+    workdir: Path, receiver: str, batch_size: int, role: str
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     config = {
-        "data_dir": str(workdir), "server": {"host": "127.0.0.1", "port": port},
+        "data_dir": str(workdir),
+        "server": {"host": "127.0.0.1", "port": port},
         "store": {"synchronous": "normal"},
         "sources": [{"name": "bench", "write_key": "bench-write-key"}],
-        "destinations": [{"name": "hook", "type": "webhook",
-                          "settings": {"url": receiver, "batch_size": batch_size}}],
+        "destinations": [
+            {
+                "name": "hook",
+                "type": "webhook",
+                "settings": {"url": receiver, "batch_size": batch_size},
+            }
+        ],
         "connections": [{"source": "bench", "destinations": ["hook"]}],
         "delivery": {"concurrency": 16, "page_size": 2000},
     }
     (workdir / "csroute.yaml").write_text(yaml.safe_dump(config))
     proc = subprocess.Popen(
-        [PYTHON, "-m", "csroute", "serve", "--config", str(workdir / "csroute.yaml"),
-         "--role", role], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            PYTHON,
+            "-m",
+            "csroute",
+            "serve",
+            "--config",
+            str(workdir / "csroute.yaml"),
+            "--role",
+            role,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, port
 
 
@@ -108,7 +132,9 @@ def throughput(n: int, batch_size: int) -> dict[str, Any]:
         workdir = Path(tmp)
         asyncio.run(prefill(workdir / "events.db", n))
         rport = free_port()
-        receiver_proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)])
+        receiver_proc = subprocess.Popen(
+            [PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)]
+        )
         receiver = f"http://127.0.0.1:{rport}"
         wait_http(f"{receiver}/count")
         proc, _ = start_csroute(workdir, receiver, batch_size, "router")
@@ -122,10 +148,17 @@ def throughput(n: int, batch_size: int) -> dict[str, Any]:
                 time.sleep(0.2)
             elapsed = time.monotonic() - start
         finally:
-            proc.terminate(); proc.wait()
-            receiver_proc.terminate(); receiver_proc.wait()
-    return {"events": n, "batch_size": batch_size, "seconds": round(elapsed, 2),
-            "events_per_s": round(n / elapsed), "peak_rss_mb": round(peak, 1)}
+            proc.terminate()
+            proc.wait()
+            receiver_proc.terminate()
+            receiver_proc.wait()
+    return {
+        "events": n,
+        "batch_size": batch_size,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(n / elapsed),
+        "peak_rss_mb": round(peak, 1),
+    }
 
 
 def memory(backlog: int, seconds: float) -> dict[str, Any]:
@@ -133,7 +166,9 @@ def memory(backlog: int, seconds: float) -> dict[str, Any]:
         workdir = Path(tmp)
         asyncio.run(prefill(workdir / "events.db", backlog))
         rport = free_port()
-        receiver_proc = subprocess.Popen([PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)])
+        receiver_proc = subprocess.Popen(
+            [PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)]
+        )
         receiver = f"http://127.0.0.1:{rport}"
         wait_http(f"{receiver}/count")
         proc, port = start_csroute(workdir, receiver, 100, "all")
@@ -145,10 +180,16 @@ def memory(backlog: int, seconds: float) -> dict[str, Any]:
                 time.sleep(0.2)
             delivered = count(receiver)
         finally:
-            proc.terminate(); proc.wait()
-            receiver_proc.terminate(); receiver_proc.wait()
-    return {"backlog": backlog, "sampled_s": seconds, "delivered_meanwhile": delivered,
-            "peak_rss_mb": round(peak, 1)}
+            proc.terminate()
+            proc.wait()
+            receiver_proc.terminate()
+            receiver_proc.wait()
+    return {
+        "backlog": backlog,
+        "sampled_s": seconds,
+        "delivered_meanwhile": delivered,
+        "peak_rss_mb": round(peak, 1),
+    }
 
 
 def main() -> None:
@@ -158,10 +199,18 @@ def main() -> None:
     parser.add_argument("--memory-seconds", type=float, default=30)
     args = parser.parse_args()
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "cpu": next((line.split(":", 1)[1].strip() for line in
-                                 Path("/proc/cpuinfo").read_text().splitlines()
-                                 if line.startswith("model name")), "?")},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "cpu": next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")
+                ),
+                "?",
+            ),
+        },
         "throughput": [throughput(args.events, 100), throughput(args.events // 10, 1)],
         "memory": memory(args.backlog, args.memory_seconds),
     }
