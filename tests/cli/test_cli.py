@@ -83,7 +83,8 @@ def test_transform_prints_one_line_per_event_in_the_stable_shape() -> None:
     settings = '{"url": "http://127.0.0.1:9/in", "headers": {"X-Token": "t"}}'
     event = {"type": "track", "userId": "u1", "event": "Signed Up"}
     out = transform(
-        ["--destination", "webhook", "--settings", settings], [event, "{not json", "[1, 2]"]
+        ["--destination", "webhook", "--settings", settings, "--show-secrets"],
+        [event, "{not json", "[1, 2]"],
     )
     assert out[0] == {
         "requests": [
@@ -101,6 +102,25 @@ def test_transform_prints_one_line_per_event_in_the_stable_shape() -> None:
         "error": "line 3: invalid event: an event must be a JSON object",
         "status": 400,
     }
+
+
+def test_transform_masks_configured_webhook_headers() -> None:
+    settings = '{"url": "http://127.0.0.1:9/in", "headers": {"X-Token": "t"}}'
+    (out,) = transform(
+        ["--destination", "webhook", "--settings", settings],
+        [{"type": "track", "userId": "u1", "event": "E"}],
+    )
+    headers = out["requests"][0]["headers"]
+    assert headers == {"Content-Type": "application/json", "X-Token": "****"}
+
+
+def test_transform_masks_credentials_unless_asked_to_show_them() -> None:
+    args = ["--destination", "custify", "--settings", '{"api_key": "cs-live-0123456789"}']
+    event = {"type": "identify", "userId": "u1", "traits": {"email": "a@b.co"}}
+    (masked,) = transform(args, [event])
+    assert masked["requests"][0]["headers"]["Authorization"] == "Bearer cs…89"
+    (shown,) = transform([*args, "--show-secrets"], [event])
+    assert shown["requests"][0]["headers"]["Authorization"] == "Bearer cs-live-0123456789"
 
 
 def test_transform_custify_group_is_two_requests_company_first() -> None:

@@ -172,7 +172,8 @@ def test_event_case_through_csroute_transform(case: dict[str, Any]) -> None:
         assert case["name"] in DEVIATIONS
         return
     out = io.StringIO()
-    transform_lines("custify", settings, io.StringIO(json.dumps(case["input_message"])), out)
+    lines = io.StringIO(json.dumps(case["input_message"]))
+    transform_lines("custify", settings, lines, out, reveal_secrets=True)
     line = msgspec.json.decode(out.getvalue())
     result = transform(case["input_message"], settings, {})
     if isinstance(result, Rejection):

@@ -168,3 +168,37 @@ def test_gateway_and_router_as_separate_processes_share_the_log(
         ns = [e["properties"]["n"] for e in events]
         assert ns == sorted(ns), user
     assert sorted(e["properties"]["n"] for e in r.accepted) == list(range(500))
+
+
+def test_csroute_send_posts_sample_events(tmp_path: Path, receiver: tuple[Receiver, str]) -> None:
+    import subprocess
+    import sys
+
+    r, url = receiver
+    csroute = CsrouteProcess(tmp_path, pipeline_config(url)).start()
+    try:
+        sent = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "csroute",
+                "send",
+                "--config",
+                str(csroute.config_path),
+                "--user-id",
+                "ada",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert '"accepted":3' in sent.stdout.replace(" ", "")
+        wait_for(lambda: len(r.accepted) == 3)
+    finally:
+        csroute.stop()
+    assert [(e["type"], e["userId"]) for e in r.accepted] == [
+        ("identify", "ada"),
+        ("group", "ada"),
+        ("track", "ada"),
+    ]

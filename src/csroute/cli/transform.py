@@ -3,7 +3,8 @@
 Contract (other tools depend on it): one output line per input line, either
 ``{"requests": [{"method", "url", "headers", "params", "body"}, ...]}`` in delivery order, or
 ``{"error": "<message>", "status": <int>}``. Like the router, identify traits are remembered
-across lines for destinations that carry them over.
+across lines for destinations that carry them over. Credentials are masked unless
+``--show-secrets`` asks for the exact requests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from csroute.cli.common import fail
 from csroute.destinations.base import Rejection
 from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 from csroute.events.model import user_key
+from csroute.router.redact import redact, secrets_of
 from csroute.router.traits import TraitsMemory
 
 
@@ -38,8 +40,11 @@ def _read_settings(value: str) -> dict[str, Any]:
     return settings
 
 
-def transform_lines(dtype_name: str, settings: Any, lines: TextIO, output: TextIO) -> None:
+def transform_lines(
+    dtype_name: str, settings: Any, lines: TextIO, output: TextIO, reveal_secrets: bool = False
+) -> None:
     dtype = DESTINATION_TYPES[dtype_name]
+    secrets = secrets_of(dtype, settings)
     memory = TraitsMemory({}) if dtype.remembers_traits else None
     encode = msgspec.json.Encoder().encode
     for number, line in enumerate(lines, 1):
@@ -58,7 +63,8 @@ def transform_lines(dtype_name: str, settings: Any, lines: TextIO, output: TextI
             if isinstance(outcome, Rejection):
                 result = {"error": outcome.message, "status": outcome.status}
             else:
-                result = {"requests": [r.to_json() for r in outcome]}
+                shown = (r.to_json() if reveal_secrets else redact(r, secrets) for r in outcome)
+                result = {"requests": list(shown)}
         output.write(encode(result).decode())
         output.write("\n")
 
@@ -67,6 +73,9 @@ def transform(
     destination: Annotated[str, typer.Option(help="Destination type, e.g. custify.")],
     settings: Annotated[str, typer.Option(help="Settings as JSON, or @FILE.")],
     file: Annotated[Path | None, typer.Argument(help="JSON Lines events (default: stdin).")] = None,
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print credentials unmasked (exact requests).")
+    ] = False,
 ) -> None:
     """Transform events for a destination without sending anything."""
     if destination not in DESTINATION_TYPES:
@@ -79,10 +88,10 @@ def transform(
     if problems:
         fail("--settings: " + "; ".join(problems), 2)
     if file is None:
-        transform_lines(destination, parsed, sys.stdin, sys.stdout)
+        transform_lines(destination, parsed, sys.stdin, sys.stdout, show_secrets)
         return
     try:
         with file.open() as lines:
-            transform_lines(destination, parsed, lines, sys.stdout)
+            transform_lines(destination, parsed, lines, sys.stdout, show_secrets)
     except OSError as e:
         fail(f"{file}: cannot read ({e.strerror})", 2)

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ from csroute.events.model import LoggedEvent
 from csroute.router import metrics
 from csroute.router.filters import EventFilter
 from csroute.router.ratelimit import Limiter, Limiters
-from csroute.router.redact import redact
+from csroute.router.redact import redact, secrets_of
 from csroute.router.sender import Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
 from csroute.store.base import FORGOTTEN, DeadLetter, Retry, Round, Store
@@ -102,9 +103,7 @@ class DestinationWorker:
         self.limiter: Limiter | None = (
             limiters.get(self.delivery.rate_limit) if self.delivery.rate_limit else None
         )
-        self.secrets = [
-            str(getattr(settings, s)) for s in dtype.secret_settings if getattr(settings, s, None)
-        ]
+        self.secrets = secrets_of(dtype, settings)
         self.blocked: set[str] = set()
         self.cursor: int | None = None
         self.failed_rounds = 0
@@ -374,6 +373,12 @@ class DestinationWorker:
             metrics.DEAD.labels(name).inc(len(outcome.dead))
         if outcome.rejected:
             metrics.REJECTED.labels(name).inc(len(outcome.rejected))
+            # One line per round, not per event: a stream of page views that a destination
+            # refuses by design must not flood the log.
+            reasons = Counter(reason for _, reason in outcome.rejected)
+            log.info(
+                "rejected by the destination", extra={"destination": name, "reasons": dict(reasons)}
+            )
         for _, reason in outcome.filtered:
             metrics.FILTERED.labels(name, reason.partition(":")[0]).inc()
 
