@@ -32,6 +32,8 @@ destinations:
       org_name: sandbox
       api_key: sandbox-key
       base_url: http://127.0.0.1:{KUSTOMER_PORT}
+    filters:  # Kustomer timelines take identify, track, page and screen, not group or alias
+      event_types: {{allow: [identify, track, page, screen]}}
 connections:
   - {{source: demo, destinations: [custify, kustomer]}}
 """

@@ -1,0 +1,1 @@
+"""Custify: the API sandbox (and, later, the API client)."""

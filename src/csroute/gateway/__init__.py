@@ -1,0 +1,1 @@
+"""HTTP ingestion: Segment/RudderStack-compatible endpoints that append to the store."""

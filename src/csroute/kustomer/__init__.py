@@ -1,0 +1,1 @@
+"""Kustomer: the API sandbox (and, later, the API client)."""
