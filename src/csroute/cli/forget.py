@@ -47,15 +47,3 @@ def run_forget(
 def forget(user_id: UserId, config: ConfigOption = None, destination: Destinations = None) -> None:
     """Delete a user: drop their queued events everywhere, delete them where the API can."""
     run_forget(user_id, config, destination, ())
-
-
-custify_app = typer.Typer(help="Custify operations.", no_args_is_help=True)
-
-
-@custify_app.command("forget")
-def custify_forget(
-    user_id: UserId, config: ConfigOption = None, destination: Destinations = None
-) -> None:
-    """Delete a person in Custify (DELETE /people?user_id=; 404 counts as done) and stop
-    delivering their queued events to Custify destinations."""
-    run_forget(user_id, config, destination, ("custify",))

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from csroute.cli import dlq, sandbox, transform
+from csroute.cli import custify, dlq, sandbox, transform
 from csroute.cli.common import ConfigOption, fail, load_config, out
-from csroute.cli.forget import custify_app, forget
+from csroute.cli.forget import forget
 from csroute.cli.send import send
 from csroute.cli.status import status
 
@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(sandbox.app, name="sandbox")
-app.add_typer(custify_app, name="custify")
+app.add_typer(custify.app, name="custify")
 app.command("forget")(forget)
 app.command("transform")(transform.transform)
 app.command("send")(send)
