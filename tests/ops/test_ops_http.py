@@ -29,7 +29,7 @@ def wait_for(check: Any, timeout: float = 30.0) -> None:
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[CsrouteProcess, Receiver]]:
     """csroute with JSON logs and an admin token, delivering to a receiver that refuses n=0."""
-    receiver = Receiver(lambda n: "400" if n == 0 else None)
+    receiver = Receiver(lambda n, _body: "400" if n == 0 else None)
     with ServerThread(receiver) as server:
         csroute = CsrouteProcess(
             tmp_path,

@@ -53,19 +53,8 @@ def pairs_type(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_one_per_user_batches_never_carry_two_requests_of_a_user(
     sqlite_store: SQLiteStore, pairs_type: None
 ) -> None:
-    bodies: list[Any] = []
     receiver = Receiver()
-    original = receiver.__call__
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        async def recording() -> dict[str, Any]:
-            message = await receive()
-            bodies.append(msgspec.json.decode(message["body"]))
-            return dict(message)
-
-        await original(scope, recording, send)
-
-    with ServerThread(app) as server:
+    with ServerThread(receiver) as server:
         config = make_config(
             [{"name": "p", "type": "pairs", "settings": {"url": server.url}}],
             delivery={"concurrency": 1},
@@ -82,7 +71,7 @@ async def test_one_per_user_batches_never_carry_two_requests_of_a_user(
         finally:
             await router.stop()
 
-    for body in bodies:
+    for body in receiver.bodies:
         if isinstance(body, list):
             users = [job["user"] for job in body]
             assert len(users) == len(set(users)), body

@@ -59,7 +59,7 @@ async def test_flaky_receiver_loses_nothing_and_keeps_order(
     rng = random.Random(7)
     faults = ["500", "429", "timeout", "drop"]
 
-    def plan(_n: int) -> str | None:
+    def plan(_n: int, _body: Any) -> str | None:
         return rng.choice(faults) if rng.random() < 0.4 else None
 
     receiver = Receiver(plan, retry_after="0", timeout_s=0.6)
@@ -82,30 +82,10 @@ async def test_a_failing_user_holds_back_only_their_own_events(
     sqlite_store: SQLiteStore,
 ) -> None:
     broken = {"on": True}
-    receiver = Receiver()
-    original = receiver.__call__
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if broken["on"]:
-            # Peek at the body: fail every request for user "bad".
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
-            if msgspec.json.decode(body)["userId"] == "bad":
-                await Receiver._respond(send, 503, b"down for bad")
-                return
-
-            async def replay() -> dict[str, Any]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await original(scope, replay, send)
-            return
-        await original(scope, receive, send)
-
-    with ServerThread(app) as server:
+    receiver = Receiver(
+        lambda _n, body: "503" if broken["on"] and body["userId"] == "bad" else None
+    )
+    with ServerThread(receiver) as server:
         config = make_config([webhook(server.url)])
         await append(sqlite_store, [event(u, n) for n in range(10) for u in ("good", "bad")])
         router = Router(config, sqlite_store, Limiters())
@@ -130,7 +110,7 @@ async def test_client_errors_are_dead_lettered_at_once_with_evidence_and_can_be_
     sqlite_store: SQLiteStore,
 ) -> None:
     rejecting = {"on": True}
-    receiver = Receiver(lambda _n: "400" if rejecting["on"] else None)
+    receiver = Receiver(lambda _n, _body: "400" if rejecting["on"] else None)
     with ServerThread(receiver) as server:
         config = make_config(
             [webhook(server.url, headers={"Authorization": "Bearer super-secret-token-42"})]
@@ -161,7 +141,7 @@ async def _dead_count(store: SQLiteStore, n: int) -> bool:
 
 
 async def test_retries_give_up_after_attempts_and_age(sqlite_store: SQLiteStore) -> None:
-    receiver = Receiver(lambda _n: "500")
+    receiver = Receiver(lambda _n, _body: "500")
     with ServerThread(receiver) as server:
         config = make_config(
             [webhook(server.url)], delivery={"max_attempts": 3, "max_retry_age_s": 0}
@@ -230,7 +210,7 @@ async def test_events_every_destination_is_done_with_are_pruned(tmp_path: Any) -
     import sqlite3
 
     store = await SQLiteStore.open(tmp_path / "events.db")
-    receiver = Receiver(lambda n: "400" if n == 0 else None)
+    receiver = Receiver(lambda n, _body: "400" if n == 0 else None)
     try:
         with ServerThread(receiver) as server:
             config = make_config([webhook(server.url)], store={"prune_interval_s": 0.05})

@@ -1,6 +1,7 @@
 """A webhook receiver for tests: records the events it accepts and fails on demand.
 
-Faults are chosen per request by ``plan(n)`` (n counts requests from 0): ``None`` accepts,
+Faults are chosen per request by ``plan(n, body)`` (n counts requests from 0; body is the
+decoded JSON): ``None`` accepts,
 ``"500"``/``"400"`` answer that status, ``"429"`` answers 429 with ``Retry-After``,
 ``"timeout"`` answers too late for the client, ``"drop"`` starts a response and breaks the
 connection mid-body. Only accepted requests are recorded, so a test can demand that every
@@ -18,17 +19,18 @@ from typing import Any
 import msgspec
 
 Fault = str | None
-Plan = Callable[[int], Fault]
+Plan = Callable[[int, Any], Fault]
 
 
 class Receiver:
     def __init__(
         self, plan: Plan | None = None, *, retry_after: str = "1", timeout_s: float = 2.0
     ) -> None:
-        self.plan: Plan = plan or (lambda _n: None)
+        self.plan: Plan = plan or (lambda _n, _body: None)
         self.retry_after = retry_after
         self.timeout_s = timeout_s
-        self.accepted: list[dict[str, Any]] = []
+        self.accepted: list[dict[str, Any]] = []  # events, batches flattened
+        self.bodies: list[Any] = []  # accepted request bodies as sent
         self.statuses: Counter[str] = Counter()
         self.requests = 0
         self.headers: list[dict[str, str]] = []
@@ -47,7 +49,8 @@ class Receiver:
         with self._lock:
             n = self.requests
             self.requests += 1
-        fault = self.plan(n)
+        decoded = msgspec.json.decode(body) if body else None
+        fault = self.plan(n, decoded)
         self.statuses[fault or "200"] += 1
         if fault == "timeout":
             await asyncio.sleep(self.timeout_s)
@@ -69,8 +72,8 @@ class Receiver:
         elif fault is not None:
             await self._respond(send, int(fault), b'{"error": "injected"}')
         else:
-            decoded = msgspec.json.decode(body) if body else None
             with self._lock:
+                self.bodies.append(decoded)
                 self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
                 self.accepted.extend(decoded if isinstance(decoded, list) else [decoded])
             await self._respond(send, 200, b'{"ok": true}')
