@@ -66,13 +66,13 @@ def state(sandbox: str, summary: bool = False) -> dict[str, Any]:
 
 def status(csroute: CsrouteProcess) -> dict[str, Any]:
     """``csroute status --json`` for the custify destination, as an operator reads it."""
-    out = subprocess.run(
+    done = subprocess.run(
         [*CSROUTE, "status", "--json", "--config", str(csroute.config_path)],
         cwd=csroute.workdir,
         capture_output=True,
-        check=True,
-    ).stdout
-    report: dict[str, Any] = json.loads(out)["custify"]
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    report: dict[str, Any] = json.loads(done.stdout)["custify"]
     return report
 
 

@@ -1,0 +1,275 @@
+"""Delivery to Custify under its real rate limit: how close csroute gets to the ceiling.
+
+    .venv/bin/python bench/custify_delivery.py [--events 75000] [--users 6000]
+        [--warmup 10] [--seconds 60] [--variant default --variant tuned]
+
+The Custify sandbox runs as its own process with Custify's default limit (100 requests per 10 s
+per API key). The SQLite log is pre-filled with a backlog: each user's first event is an
+identify, the rest are tracks, users interleaved round-robin as live traffic from many users
+would be. ``csroute serve --role router`` then delivers it through ``POST /batch`` (100 jobs).
+The ceiling is limit x batch size = 1,000 events/s. Measured from the sandbox's own state:
+
+- delivered events/s over ``--seconds`` after ``--warmup`` (people created + events stored:
+  each user is identified once, and event deduplication ids are unique);
+- the share of API requests answered 429;
+- after the window, the run drains: every event must reach the sandbox, and csroute's own
+  status must show nothing dead, rejected or pending.
+
+Variants differ only in the router's delivery policy (``delivery:`` in the config). Prints a
+table and writes JSON to bench/results/custify_delivery.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import yaml
+
+from csroute.events.model import NewEvent
+from csroute.store.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+API_KEY = "bench-custify-key"
+LIMIT, WINDOW_S, BATCH = 100, 10.0, 100
+CEILING = LIMIT / WINDOW_S * BATCH
+TS = "2026-11-22T10:00:00.000Z"
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    # csroute's defaults: 8 lanes, pages of 1,000 events.
+    "default": {},
+    # One lane: a round's 1,000 events fill 10 batches, but rounds are short.
+    "one-lane": {"concurrency": 1},
+    # Rounds large enough that each lane fills its batches (see docs/benchmarks.md).
+    "tuned": {"concurrency": 2, "page_size": 10_000},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def payload(i: int, users: int) -> tuple[str, str, bytes]:
+    user = f"user-{i % users}"
+    if i < users:
+        body: dict[str, Any] = {
+            "type": "identify",
+            "userId": user,
+            "traits": {"email": f"{user}@example.com", "name": f"User {i}", "plan": "pro"},
+        }
+    else:
+        body = {
+            "type": "track",
+            "userId": user,
+            "event": "Feature Used",
+            "properties": {"n": i, "feature": "reports", "seats": i % 50},
+        }
+    body |= {
+        "messageId": f"m-{i}",
+        "timestamp": TS,
+        "receivedAt": TS,
+        "context": {"library": {"name": "bench", "version": "1"}},
+    }
+    return user, body["type"], msgspec.json.encode(body)
+
+
+async def prefill(path: Path, events: int, users: int) -> None:
+    store = await SQLiteStore.open(path, synchronous="normal")
+    for start in range(0, events, 5000):
+        chunk = [payload(i, users) for i in range(start, min(events, start + 5000))]
+        await store.append([NewEvent("bench", u, t, p) for u, t, p in chunk])
+    await store.close()
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def csroute_config(workdir: Path, sandbox: str, policy: dict[str, Any]) -> Path:
+    config = {
+        "data_dir": str(workdir),
+        "server": {"host": "127.0.0.1", "port": free_port()},
+        "store": {"synchronous": "normal"},
+        "sources": [{"name": "bench", "write_key": "bench-write-key"}],
+        "destinations": [
+            {
+                "name": "custify",
+                "type": "custify",
+                "settings": {"api_key": API_KEY, "base_url": sandbox, "batch_size": BATCH},
+            }
+        ],
+        "connections": [{"source": "bench", "destinations": ["custify"]}],
+        "delivery": policy,
+    }
+    path = workdir / "csroute.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def sandbox_summary(sandbox: str) -> dict[str, Any]:
+    state: dict[str, Any] = httpx.get(f"{sandbox}/__sandbox/state?summary=true").json()
+    return state
+
+
+def landed(state: dict[str, Any]) -> int:
+    """Events the sandbox holds: one person per identified user, one record per track."""
+    return int(state["counts"]["people"]) + int(state["counts"]["events"])
+
+
+def status(config: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [PYTHON, "-m", "csroute", "status", "--json", "--config", str(config)],
+        capture_output=True,
+        check=True,
+    ).stdout
+    report: dict[str, Any] = json.loads(out)["custify"]
+    return report
+
+
+def run(variant: str, events: int, users: int, warmup: float, seconds: float) -> dict[str, Any]:
+    policy = VARIANTS[variant]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        asyncio.run(prefill(workdir / "events.db", events, users))
+        port = free_port()
+        sandbox = f"http://127.0.0.1:{port}"
+        sandbox_proc = subprocess.Popen(
+            [PYTHON, "-m", "csroute", "sandbox", "custify", "--port", str(port),
+             "--api-key", API_KEY, "--rate-limit", f"{LIMIT}/{WINDOW_S:g}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        config = csroute_config(workdir, sandbox, policy)
+        csroute: subprocess.Popen[bytes] | None = None
+        try:
+            wait_http(f"{sandbox}/__sandbox/state?summary=true")
+            csroute = subprocess.Popen(
+                [PYTHON, "-m", "csroute", "serve", "--config", str(config), "--role", "router"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            started = time.monotonic()
+            time.sleep(warmup)
+            first, t0 = sandbox_summary(sandbox), time.monotonic()
+            time.sleep(seconds)
+            last, t1 = sandbox_summary(sandbox), time.monotonic()
+            rate = (landed(last) - landed(first)) / (t1 - t0)
+            requests = last["requests"]["total"] - first["requests"]["total"]
+            throttled = last["requests"].get("429", 0) - first["requests"].get("429", 0)
+            deadline = time.monotonic() + 3 * events / CEILING + 60
+            while (final := sandbox_summary(sandbox)) and landed(final) < events:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            drained_s = time.monotonic() - started
+            csroute.terminate()
+            csroute.wait(30)
+            report = status(config)
+        finally:
+            if csroute is not None and csroute.poll() is None:
+                csroute.kill()
+            sandbox_proc.terminate()
+            sandbox_proc.wait(30)
+    total_requests = final["requests"]["total"]
+    return {
+        "variant": variant,
+        "policy": policy,
+        "events": events,
+        "users": users,
+        "window_s": round(t1 - t0, 1),
+        "events_per_s": round(rate),
+        "fraction_of_ceiling": round(rate / CEILING, 3),
+        "events_per_request": round((landed(last) - landed(first)) / max(requests, 1), 1),
+        "requests_in_window": requests,
+        "throttled_in_window": throttled,
+        "percent_429_in_window": round(100 * throttled / max(requests, 1), 2),
+        "requests_total": total_requests,
+        "throttled_total": final["requests"].get("429", 0),
+        "percent_429_total": round(100 * final["requests"].get("429", 0) / total_requests, 2),
+        "landed": landed(final),
+        "lost": events - landed(final),
+        "drained_after_s": round(drained_s, 1),
+        "csroute_status": {k: report[k] for k in ("delivered", "backlog", "retrying", "held",
+                                                   "dead", "rejected")},
+    }  # fmt: skip
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = ("variant", "events/s", "of ceiling", "events/req", "429 %", "lost", "dead")
+    lines = ["  ".join(f"{h:>11}" for h in head)]
+    for r in rows:
+        cells = (
+            r["variant"],
+            r["events_per_s"],
+            f"{100 * r['fraction_of_ceiling']:.1f}%",
+            r["events_per_request"],
+            r["percent_429_total"],
+            r["lost"],
+            r["csroute_status"]["dead"],
+        )
+        lines.append("  ".join(f"{c!s:>11}" for c in cells))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=75_000)
+    parser.add_argument("--users", type=int, default=6_000)
+    parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    args = parser.parse_args()
+    rows = [
+        run(v, args.events, args.users, args.warmup, args.seconds)
+        for v in args.variant or list(VARIANTS)
+    ]
+    results = {"machine": machine(), "ceiling_events_per_s": CEILING, "runs": rows}
+    print(table(rows))
+    print(json.dumps(results, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "custify_delivery.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
