@@ -7,51 +7,65 @@ no API key and do not count against the rate limit, so tests can look without di
 - ``GET|POST|DELETE /__sandbox/faults``: read, replace or clear the fault configuration (``PUT``
   works like ``POST``, as in the Kustomer sandbox).
 - ``GET /__sandbox/requests[?limit=N]``: the most recent API requests, oldest first.
+- ``POST /__sandbox/seed``: ``{"<collection>": [records]}`` stores records of the resources
+  Custify's API can only read (meetings, surveys and their responses, health scores, ...), so their
+  listings can be tested; see ``readonly.SEEDABLE``.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csroute.custify.sandbox import readonly
 from csroute.custify.sandbox.faults import FaultConfig, faults_of
 from csroute.custify.sandbox.gate import ADMIN_PREFIX
 from csroute.custify.sandbox.ratelimit import FixedWindowLimiter
-from csroute.custify.sandbox.responses import ApiError, Record, json_response
-from csroute.custify.sandbox.state import State, state_of
+from csroute.custify.sandbox.responses import ApiError, Record, json_object, json_response
+from csroute.custify.sandbox.state import COLLECTIONS, State, state_of
 
 
-def _counts(state: State) -> Record:
+def _collections(state: State) -> dict[str, dict[Any, Record]]:
     return {
-        "people": len(state.people),
-        "companies": len(state.companies),
-        "events": len(state.events),
-        "batches": len(state.batches),
-        "custom_data": len(state.custom_data),
+        "people": state.people,
+        "companies": state.companies,
+        "events": state.events,
+        "batches": state.batches,
+        "custom_data": state.custom_data,
+        **{name: state.collection(name) for name in COLLECTIONS},
     }
 
 
 async def get_state(request: Request) -> Response:
     state = state_of(request)
+    collections = _collections(state)
     body: Record = {
-        "counts": _counts(state),
+        "counts": {name: len(records) for name, records in collections.items()},
         "requests": dict(state.requests),
         "counters": dict(state.counters),
     }
     if request.query_params.get("summary", "").lower() not in ("1", "true"):
-        body |= {
-            "people": list(state.people.values()),
-            "companies": list(state.companies.values()),
-            "events": list(state.events.values()),
-            "batches": list(state.batches.values()),
-            "custom_data": list(state.custom_data.values()),
-            "attribute_types": state.attribute_types,
-        }
+        body |= {name: list(records.values()) for name, records in collections.items()}
+        body["attribute_types"] = state.attribute_types
     return json_response(body)
+
+
+async def seed(request: Request) -> Response:
+    """Store records of read-only resources; all or nothing, answered with the stored records."""
+    body = await json_object(request)
+    state = state_of(request)
+    unknown = [name for name in body if name not in readonly.SEEDABLE]
+    if unknown:
+        raise ApiError(400, f"cannot seed {unknown[0]}: one of {', '.join(readonly.SEEDABLE)}")
+    for name, records in body.items():
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ApiError(400, f"{name} must be an array of objects")
+    return json_response(readonly.seed(state, body))
 
 
 async def reset(request: Request) -> Response:
@@ -105,4 +119,5 @@ ROUTES = [
     Route(f"{ADMIN_PREFIX}/faults", set_faults, methods=["POST", "PUT"]),
     Route(f"{ADMIN_PREFIX}/faults", clear_faults, methods=["DELETE"]),
     Route(f"{ADMIN_PREFIX}/requests", get_requests, methods=["GET"]),
+    Route(f"{ADMIN_PREFIX}/seed", seed, methods=["POST"]),
 ]

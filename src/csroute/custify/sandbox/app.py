@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from csroute.custify.sandbox import admin, batch, companies, events, people
+from csroute.custify.sandbox import admin, batch, companies, events, people, readonly, tags
 from csroute.custify.sandbox.faults import Faults
 from csroute.custify.sandbox.gate import Gate
 from csroute.custify.sandbox.ratelimit import FixedWindowLimiter
@@ -24,7 +24,14 @@ from csroute.custify.sandbox.responses import ApiError, error_response
 from csroute.custify.sandbox.settings import BATCH_RETENTION_S, DEFAULT_API_KEY, Settings
 from csroute.custify.sandbox.state import State
 
-RESOURCE_ROUTES = [*people.ROUTES, *companies.ROUTES, *events.ROUTES, *batch.ROUTES]
+RESOURCE_ROUTES = [
+    *people.ROUTES,
+    *companies.ROUTES,
+    *events.ROUTES,
+    *batch.ROUTES,
+    *tags.ROUTES,
+    *readonly.ROUTES,
+]
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csroute.custify.sandbox import rules
+from csroute.custify.sandbox import filters, rules
 from csroute.custify.sandbox.listing import page_of
 from csroute.custify.sandbox.responses import (
     ApiError,
@@ -25,7 +25,7 @@ from csroute.custify.sandbox.responses import (
     json_object,
     json_response,
 )
-from csroute.custify.sandbox.state import State, now_iso, state_of
+from csroute.custify.sandbox.state import State, state_of
 
 FIELDS: dict[str, Callable[[Record, str], Any]] = {
     "name": rules.string_field,
@@ -69,12 +69,12 @@ def attribute_changes(
     return merged, locks
 
 
-def apply_fields(record: Record, changes: Record, unset: list[str]) -> None:
+def apply_fields(record: Record, changes: Record, unset: list[str], stamp: str) -> None:
     record.update(changes)
     for path in unset:
         if not path.startswith("custom_attributes."):
             record[path] = None
-    record["updated_at"] = now_iso()
+    record["updated_at"] = stamp
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def resolve_link(state: State, link: Link) -> str | None:
 
 
 def new_company(state: State, company_id: str) -> Record:
-    stamp = now_iso()
+    stamp = state.stamp()
     company: Record = {
         "id": state.ids.next(),
         "company_id": company_id,
@@ -128,6 +128,7 @@ def new_company(state: State, company_id: str) -> Record:
         "parent_companies": [],
         "custom_attributes": {},
         "people_count": 0,
+        "tags": [],
         "created_at": stamp,
         "updated_at": stamp,
     }
@@ -161,7 +162,7 @@ def upsert_company(state: State, body: Record) -> Record:
         company = new_company(state, company_id)
     state.locks("company").update(locks)
     company["custom_attributes"] = attributes
-    apply_fields(company, changes, unset)
+    apply_fields(company, changes, unset, state.stamp())
     for link in parents:
         parent_id = resolve_link(state, link)
         if parent_id is None or parent_id == company["id"]:
@@ -199,11 +200,10 @@ async def get_company_by_id(request: Request) -> Response:
 
 
 async def list_companies(request: Request) -> Response:
-    records = state_of(request).companies.values()
-    page, total = page_of(
-        records, request.query_params, max_items=MAX_PER_PAGE, default_sort="signed_up_at"
-    )
-    return companies_envelope(page, total)
+    params = request.query_params
+    records = filters.applied(state_of(request).companies.values(), params)
+    page = page_of(records, params, max_items=MAX_PER_PAGE, default_sort="signed_up_at")
+    return companies_envelope(page.items, page.total)
 
 
 async def delete_company(request: Request) -> Response:

@@ -7,11 +7,12 @@ wall clock. String comparisons ignore case.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+from starlette.datastructures import QueryParams
 
 from csroute.custify.sandbox import rules
 from csroute.custify.sandbox.responses import ApiError, Record
@@ -155,3 +156,9 @@ def parse(raw: str) -> list[tuple[str, Test]]:
 def matching(records: list[Record], raw: str) -> list[Record]:
     tests = parse(raw)
     return [r for r in records if all(test(_value(r, field)) for field, test in tests)]
+
+
+def applied(records: Iterable[Record], params: QueryParams) -> Iterable[Record]:
+    """The records that pass the request's ``filters`` parameter, if it has one."""
+    raw = params.get("filters")
+    return matching(list(records), raw) if raw else records

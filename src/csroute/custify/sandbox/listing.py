@@ -1,21 +1,33 @@
-"""Pagination, ``filters`` and ``sorting`` for the ``/all`` listings (custify-api.md section 6).
+"""Pagination and sorting of every listing (custify-api.md section 6).
 
-Sorting is stable and puts records without the field last, so that walking the pages with
-``page*itemsPerPage >= total`` returns every record exactly once.
+Custify sorts with two conventions: a ``sorting`` parameter holding URL-encoded JSON
+``{"field": ..., "direction": ...}`` (people, companies, tasks, time tracks, meetings and the
+read-only definitions) and ``sort=<field>&order=asc|desc`` (notes, tags, comments, financials,
+tickets); objectives take both. Sorting is stable and puts records without the field last, so that
+walking the pages with ``page*itemsPerPage >= total`` returns every record exactly once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import msgspec
 from starlette.datastructures import QueryParams
 
-from csroute.custify.sandbox import filters
 from csroute.custify.sandbox.responses import ApiError, Record
 
 DEFAULT_ITEMS_PER_PAGE = 20
+Style = Literal["sorting", "sort"]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Record]
+    total: int
+    page: int
+    items_per_page: int
 
 
 def _positive_int(params: QueryParams, name: str, default: int) -> int:
@@ -27,7 +39,7 @@ def _positive_int(params: QueryParams, name: str, default: int) -> int:
     return int(raw)
 
 
-def _field(record: Record, path: str) -> Any:
+def field_value(record: Record, path: str) -> Any:
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, dict):
@@ -47,11 +59,8 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, msgspec.json.encode(value))
 
 
-def sorting(params: QueryParams, default_field: str) -> tuple[str, bool]:
+def _sorting(raw: str) -> tuple[str, bool]:
     """The ``sorting`` JSON parameter as (field, descending); the default direction is desc."""
-    raw = params.get("sorting")
-    if not raw:
-        return default_field, True
     try:
         spec = msgspec.json.decode(raw)
     except msgspec.DecodeError:
@@ -66,24 +75,57 @@ def sorting(params: QueryParams, default_field: str) -> tuple[str, bool]:
     return spec["field"], direction == "desc"
 
 
-def page_of(
-    records: Iterable[Record], params: QueryParams, *, max_items: int, default_sort: str
-) -> tuple[list[Record], int]:
-    """One page of records and the total count. ``itemsPerPage`` above the maximum is clamped."""
-    if params.get("filters"):
-        records = filters.matching(list(records), params["filters"])
-    page = _positive_int(params, "page", 1)
-    size = min(_positive_int(params, "itemsPerPage", DEFAULT_ITEMS_PER_PAGE), max_items)
-    field, descending = sorting(params, default_sort)
+def _sort_order(params: QueryParams, default: tuple[str, bool]) -> tuple[str, bool]:
+    order = params.get("order")
+    if order is not None and order.lower() not in ("asc", "desc"):
+        raise ApiError(400, "order must be asc or desc")
+    field = params.get("sort") or default[0]
+    return field, default[1] if order is None else order.lower() == "desc"
+
+
+def order_of(
+    params: QueryParams, styles: tuple[Style, ...], default: tuple[str, bool]
+) -> tuple[str, bool]:
+    """(field, descending) from whichever of the resource's conventions the request used."""
+    if "sorting" in styles and params.get("sorting"):
+        return _sorting(params["sorting"])
+    if "sort" in styles and (params.get("sort") or params.get("order")):
+        return _sort_order(params, default)
+    return default
+
+
+def arrange(records: Iterable[Record], field: str, descending: bool) -> list[Record]:
     present: list[tuple[tuple[int, Any], Record]] = []
     missing: list[Record] = []
     for record in records:
-        value = _field(record, field)
+        value = field_value(record, field)
         if value is None:
             missing.append(record)
         else:
             present.append((_sort_key(value), record))
     present.sort(key=lambda pair: pair[0], reverse=descending)
-    ordered = [record for _, record in present] + missing
+    return [record for _, record in present] + missing
+
+
+def paginate(ordered: list[Record], params: QueryParams, max_items: int | None) -> Page:
+    """One page of already ordered records. ``itemsPerPage`` above the maximum is clamped."""
+    page = _positive_int(params, "page", 1)
+    size = _positive_int(params, "itemsPerPage", DEFAULT_ITEMS_PER_PAGE)
+    if max_items is not None:
+        size = min(size, max_items)
     start = (page - 1) * size
-    return ordered[start : start + size], len(ordered)
+    return Page(ordered[start : start + size], len(ordered), page, size)
+
+
+def page_of(
+    records: Iterable[Record],
+    params: QueryParams,
+    *,
+    max_items: int | None,
+    default_sort: str,
+    descending: bool = True,
+    styles: tuple[Style, ...] = ("sorting",),
+) -> Page:
+    """Sort by the request's field (else ``default_sort``) and cut out the requested page."""
+    field, desc = order_of(params, styles, (default_sort, descending))
+    return paginate(arrange(records, field, desc), params, max_items)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csroute.custify.sandbox import rules
+from csroute.custify.sandbox import filters, rules
 from csroute.custify.sandbox.companies import (
     apply_fields,
     attribute_changes,
@@ -25,7 +25,7 @@ from csroute.custify.sandbox.responses import (
     json_object,
     json_response,
 )
-from csroute.custify.sandbox.state import State, is_object_id, now_iso, state_of
+from csroute.custify.sandbox.state import State, is_object_id, state_of
 
 FIELDS: dict[str, Callable[[Record, str], Any]] = {
     "name": rules.string_field,
@@ -60,7 +60,7 @@ def find_person(
 
 
 def new_person(state: State, user_id: str | None, email: str | None) -> Record:
-    stamp = now_iso()
+    stamp = state.stamp()
     person: Record = {
         "id": state.ids.next(),
         "user_id": user_id,
@@ -70,6 +70,7 @@ def new_person(state: State, user_id: str | None, email: str | None) -> Record:
         "unsubscribed_from_calls": False,
         "custom_attributes": {},
         "companies": [],
+        "tags": [],
         "created_at": stamp,
         "updated_at": stamp,
     }
@@ -106,7 +107,7 @@ def upsert_person(state: State, body: Record) -> Record:
         state.reindex_person(person, user_id or person["user_id"], email or person["email"])
     state.locks("people").update(locks)
     person["custom_attributes"] = attributes
-    apply_fields(person, changes, unset)
+    apply_fields(person, changes, unset, state.stamp())
     for link in links:
         company_id = resolve_link(state, link)
         if company_id is None:
@@ -152,11 +153,10 @@ async def get_person(request: Request) -> Response:
 
 
 async def list_people(request: Request) -> Response:
-    records = state_of(request).people.values()
-    page, total = page_of(
-        records, request.query_params, max_items=MAX_PER_PAGE, default_sort="signed_up_at"
-    )
-    return _people_envelope(page, total)
+    params = request.query_params
+    records = filters.applied(state_of(request).people.values(), params)
+    page = page_of(records, params, max_items=MAX_PER_PAGE, default_sort="signed_up_at")
+    return _people_envelope(page.items, page.total)
 
 
 async def delete_people(request: Request) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -35,6 +35,8 @@ _DATE_FORMATS = (
     ),
 )
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+T = TypeVar("T")
 
 DATE, NUMBER, BOOLEAN, STRING, CURRENCY = "Date", "Number", "Boolean", "String", "Currency"
 
@@ -200,7 +202,9 @@ def identifier(body: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def string_field(body: Mapping[str, Any], name: str, limit: int = MAX_STRING_LENGTH) -> str | None:
+def string_field(
+    body: Mapping[str, Any], name: str, limit: int | None = MAX_STRING_LENGTH
+) -> str | None:
     """A default string field. Numbers are accepted and stored as text (RudderStack sends phones as
     numbers); empty strings count as absent, as in every client."""
     value = body.get(name)
@@ -210,7 +214,7 @@ def string_field(body: Mapping[str, Any], name: str, limit: int = MAX_STRING_LEN
         value = msgspec.json.encode(value).decode()
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
-    if len(value) > limit:
+    if limit is not None and len(value) > limit:
         raise ApiError(400, f"{name} is longer than {limit} characters")
     return value
 
@@ -265,3 +269,52 @@ def _is_set(body: Mapping[str, Any], path: str) -> bool:
         attributes = body.get("custom_attributes")
         return isinstance(attributes, dict) and path.split(".", 1)[1] in attributes
     return path in body
+
+
+def required(value: T | None, name: str) -> T:
+    """The parsed value of a field the request must carry: 400 naming the field otherwise."""
+    if value is None:
+        raise ApiError(400, f"{name} is required")
+    return value
+
+
+def choice_field(body: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def number_field(body: Mapping[str, Any], name: str) -> int | float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    number = as_number(value)
+    if number is None:
+        raise ApiError(400, f"{name} must be a number")
+    return number
+
+
+def int_range_field(body: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    number = as_number(value)
+    if not isinstance(number, int) or not low <= number <= high:
+        raise ApiError(400, f"{name} must be an integer from {low} to {high}")
+    return number
+
+
+def id_list(body: Mapping[str, Any], name: str) -> list[str] | None:
+    """An array of ids (tags, files, collaborators): strings, integers accepted as text."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool))
+        for item in value
+    ):
+        raise ApiError(400, f"{name} must be an array of ids")
+    return [str(item) for item in value]

@@ -11,7 +11,7 @@ import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -47,9 +47,56 @@ def is_object_id(value: Any) -> bool:
     )
 
 
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Stamps:
+    """Record timestamps: the wall clock in milliseconds, but strictly increasing, so that sorting
+    by ``created_at`` or ``updated_at`` orders records as they were written, as polling needs."""
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    def next(self) -> str:
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if now <= self._last:
+            now = self._last + timedelta(milliseconds=1)
+        self._last = now
+        return iso(now)
+
+
+# Collections of records that are stored as-is and keyed by internal id, besides people, companies
+# and events; ``/__sandbox/state`` lists them and a deleted tag is removed from their ``tags``.
+COLLECTIONS = (
+    "notes",
+    "tags",
+    "tickets",
+    "tasks",
+    "comments",
+    "files",
+    "scores",
+    "deals",
+    "invoices",
+    "subscriptions",
+    "time_tracks",
+    "meetings",
+    "surveys",
+    "survey_responses",
+    "health_scores",
+    "calculated_metrics",
+    "segments",
+    "lifecycles",
+    "playbooks",
+    "objectives",
+)
+
+
 @dataclass
 class State:
     ids: ObjectIds = field(default_factory=ObjectIds)
+    stamps: Stamps = field(default_factory=Stamps)
     people: dict[str, Record] = field(default_factory=dict)
     people_by_user_id: dict[str, str] = field(default_factory=dict)
     people_by_email: dict[str, list[str]] = field(default_factory=dict)
@@ -64,10 +111,42 @@ class State:
     batch_deadlines: dict[str, float] = field(default_factory=dict)
     custom_data: dict[tuple[str, str, str, str], Record] = field(default_factory=dict)
     attribute_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: dict[str, Record] = field(default_factory=dict)
+    tags: dict[str, Record] = field(default_factory=dict)
+    tickets: dict[str, Record] = field(default_factory=dict)
+    tickets_by_external_id: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, Record] = field(default_factory=dict)
+    comments: dict[str, Record] = field(default_factory=dict)
+    files: dict[str, Record] = field(default_factory=dict)
+    # NPS and CSAT: the newest score per (kind, person), keyed "nps:<person id>"
+    scores: dict[str, Record] = field(default_factory=dict)
+    deals: dict[str, Record] = field(default_factory=dict)
+    invoices: dict[str, Record] = field(default_factory=dict)
+    subscriptions: dict[str, Record] = field(default_factory=dict)
+    # (financial collection, your externalId) -> internal id
+    financials_by_external_id: dict[tuple[str, str], str] = field(default_factory=dict)
+    time_tracks: dict[str, Record] = field(default_factory=dict)
+    # read-only in Custify's API, filled through POST /__sandbox/seed
+    meetings: dict[str, Record] = field(default_factory=dict)
+    surveys: dict[str, Record] = field(default_factory=dict)
+    survey_responses: dict[str, Record] = field(default_factory=dict)
+    health_scores: dict[str, Record] = field(default_factory=dict)
+    calculated_metrics: dict[str, Record] = field(default_factory=dict)
+    segments: dict[str, Record] = field(default_factory=dict)
+    lifecycles: dict[str, Record] = field(default_factory=dict)
+    playbooks: dict[str, Record] = field(default_factory=dict)
+    objectives: dict[str, Record] = field(default_factory=dict)
     # "events_deduplicated" and the like
     counters: Counter[str] = field(default_factory=Counter)
     # API requests: "total", one key per answered status ("200", "429", ...), and "dropped"
     requests: Counter[str] = field(default_factory=Counter)
+
+    def collection(self, name: str) -> dict[str, Record]:
+        records: dict[str, Record] = getattr(self, name)
+        return records
+
+    def stamp(self) -> str:
+        return self.stamps.next()
 
     def locks(self, scope: str) -> dict[str, str]:
         """First-seen attribute types of one scope (``people``, ``company``, ``event:<name>``)."""
@@ -95,6 +174,7 @@ class State:
         for company_id in list(person["companies"]):
             self.unlink(person, company_id)
         self._remove_events(person_id)
+        self._remove_owned(person_id)
 
     def _index_person(self, person: Record) -> None:
         if person["user_id"] is not None:
@@ -128,6 +208,7 @@ class State:
         for parent in company["parent_companies"]:
             self.company_children.get(parent["id"], {}).pop(company_id, None)
         self._remove_events(company_id)
+        self._remove_owned(company_id)
 
     def link(self, person: Record, company_id: str) -> None:
         members = self.company_people.setdefault(company_id, {})
@@ -164,3 +245,10 @@ class State:
     def _remove_events(self, owner_id: str) -> None:
         for event_id in self.events_by_owner.pop(owner_id, []):
             self.events.pop(event_id, None)
+
+    def _remove_owned(self, entity_id: str) -> None:
+        """A deleted person's or company's custom data objects and scores go with it."""
+        for key in [key for key in self.custom_data if key[1] == entity_id]:
+            del self.custom_data[key]
+        for kind in ("nps", "csat"):
+            self.scores.pop(f"{kind}:{entity_id}", None)
