@@ -44,9 +44,22 @@ class StoreConfig(Struct):
     synchronous: Literal["full", "normal"] = "full"
     """SQLite durability: ``full`` survives power loss, ``normal`` survives process crashes."""
     url: str = ""
-    """PostgreSQL connection URL (postgres backend)."""
+    """PostgreSQL connection URL (postgres backend); put the password in ``${ENV}``."""
     prune_interval_s: float = 60.0
     """How often the router deletes events every destination is done with; 0 keeps them all."""
+    partitions: int | None = None
+    """How many shares of each destination's users worker processes split between them
+    (postgres backend; a power of two up to 64; default 8). SQLite always uses 1."""
+    lease_ttl_s: float = 10.0
+    """How long a worker's claim on partitions lasts without renewal: after a worker dies, the
+    others take its partitions over within this time (postgres backend)."""
+    pool_size: int = 8
+    """Database connections per process for reads and delivery state (postgres backend)."""
+
+    def partition_count(self) -> int:
+        if self.backend == "sqlite":
+            return 1
+        return 8 if self.partitions is None else self.partitions
 
 
 class Limits(Struct):
@@ -132,6 +145,21 @@ class Connection(Struct):
     destinations: list[str]
 
 
+class CustifyConnectionConfig(Struct):
+    """A named Custify connection for ``csroute custify`` and the Python client (issue 5)."""
+
+    api_key: str
+    base_url: str = "https://api.custify.com"
+    """Accounts on regional clusters have their own API URL (shown in Custify's settings)."""
+    rate_limit_requests: float = 100
+    rate_limit_window_s: float = 10
+    timeout_s: float = 30.0
+    max_attempts: int = 6
+    """Tries per call when Custify answers 429 or 5xx (each waits as ``Retry-After`` says)."""
+    time_track_path: Literal["/time-track", "/time_track"] = "/time-track"
+    """Custify's spec and its samples disagree on this path (custify-api.md 5.13)."""
+
+
 class Config(Struct):
     data_dir: str = "data"
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
@@ -143,6 +171,8 @@ class Config(Struct):
     sources: list[SourceConfig] = []
     destinations: list[DestinationConfig] = []
     connections: list[Connection] = []
+    custify_connections: dict[str, CustifyConnectionConfig] = {}
+    """Named Custify API connections (e.g. production, staging), unrelated to ``connections``."""
 
     def data_path(self, name: str) -> Path:
         return Path(self.data_dir) / name
@@ -252,6 +282,17 @@ def check(config: Config) -> list[str]:
         for j, name in enumerate(c.destinations):
             if name not in dest_names:
                 problems.append(f"{where}.destinations[{j}]: no destination named {name!r}")
+    for name, conn in config.custify_connections.items():
+        where = f"custify_connections.{name}"
+        if not conn.api_key.strip():
+            problems.append(f"{where}.api_key: must not be empty")
+        if not conn.base_url.startswith(("http://", "https://")):
+            problems.append(f"{where}.base_url: must start with https:// (got {conn.base_url!r})")
+        if conn.rate_limit_requests <= 0 or conn.rate_limit_window_s <= 0:
+            problems.append(f"{where}.rate_limit_requests, rate_limit_window_s: must be positive")
+        if conn.max_attempts < 1 or conn.timeout_s <= 0:
+            problems.append(f"{where}.max_attempts, timeout_s: must be positive")
+    problems.extend(_check_store(config.store))
     for name, value in (
         ("delivery.concurrency", config.delivery.concurrency),
         ("delivery.page_size", config.delivery.page_size),
@@ -259,4 +300,26 @@ def check(config: Config) -> list[str]:
     ):
         if value < 1:
             problems.append(f"{name}: must be at least 1 (got {value})")
+    return problems
+
+
+def _check_store(store: StoreConfig) -> list[str]:
+    from csroute.store.base import PARTS
+
+    problems: list[str] = []
+    if store.backend == "postgres" and not store.url:
+        problems.append("store.url: the postgres backend needs a connection URL")
+    if store.partitions is not None:
+        n = store.partitions
+        if store.backend == "sqlite" and n != 1:
+            problems.append(
+                "store.partitions: SQLite serves one worker process; splitting a destination"
+                " between several needs the postgres backend"
+            )
+        elif n < 1 or n > PARTS or n & (n - 1):
+            problems.append(f"store.partitions: must be a power of two from 1 to {PARTS} (got {n})")
+    if store.lease_ttl_s <= 0:
+        problems.append(f"store.lease_ttl_s: must be positive (got {store.lease_ttl_s})")
+    if store.pool_size < 1:
+        problems.append(f"store.pool_size: must be at least 1 (got {store.pool_size})")
     return problems

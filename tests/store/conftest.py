@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from csroute.store.base import Store
+from csroute.store.postgres import PostgresStore
 from csroute.store.sqlite import SQLiteStore
+from support.postgres import fresh_database
 
 BACKENDS: dict[str, Callable[[Path], Awaitable[Store]]] = {
     "sqlite": lambda tmp: SQLiteStore.open(tmp / "events.db"),
+    "postgres": lambda _tmp: PostgresStore.open(fresh_database()),
 }
 
 

@@ -23,14 +23,42 @@ off the event loop. All backends pass ``tests/store/test_store_conformance.py``.
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from csroute.events.model import LoggedEvent, NewEvent
 
 FORGOTTEN = "forgotten: user deletion requested"
 """The filter reason of events skipped because their user's deletion was requested."""
+
+PARTS: Final = 64
+"""Every event's user falls in one of this many parts (see ``part_of``)."""
+
+Partition = tuple[int, int]
+"""``(k, n)``: the share of a destination's work made of the users whose part ``% n == k``.
+
+Several worker processes share a destination by each delivering some of its ``n`` partitions
+(``n`` a power of two dividing ``PARTS``). A user always falls in the same partition, so one
+worker at a time delivers that user's events and per-user order holds across workers. Each
+partition has a cursor of its own; pending rows, dead letters, traits and counters stay keyed
+by the destination (a user's rows only ever concern one partition).
+"""
+
+WHOLE: Final[Partition] = (0, 1)
+"""The whole destination as one partition: the single-worker case."""
+
+
+def part_of(user_key: str) -> int:
+    """The user's part, stable across processes, machines and versions (CRC-32)."""
+    return zlib.crc32(user_key.encode()) % PARTS
+
+
+def in_partition(user_key: str, partition: Partition) -> bool:
+    k, n = partition
+    return part_of(user_key) % n == k
 
 
 class StoreUnavailable(Exception):
@@ -108,6 +136,16 @@ class Round:
     held: list[tuple[int, str]] = field(default_factory=list)  # (seq, user_key)
     dead: list[DeadLetter] = field(default_factory=list)
     traits: dict[str, bytes] = field(default_factory=dict)  # user_key -> JSON object
+    partition: Partition = WHOLE  # whose cursor ``cursor`` is
+
+
+@dataclass(slots=True, frozen=True)
+class Leases:
+    """What ``Store.lease`` answers: the partitions this worker holds, and how many workers
+    (this one included) currently share the destination."""
+
+    held: list[int]
+    workers: int
 
 
 @dataclass(slots=True, frozen=True)
@@ -136,24 +174,34 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def read_new(self, destination: str, sources: Collection[str], limit: int) -> Page:
+    async def read_new(
+        self,
+        destination: str,
+        sources: Collection[str],
+        limit: int,
+        partition: Partition = WHOLE,
+    ) -> Page:
         """Up to ``limit`` events of ``sources`` after the destination's cursor, in seq order.
 
         ``Page.cursor`` is where the cursor may move once these are recorded: the last event's
-        seq, or (when fewer than ``limit`` matched) the end of the log as read.
+        seq, or (when fewer than ``limit`` matched) the end of the log as read. With a
+        ``partition``, only that partition's users' events, after that partition's cursor.
         """
 
     # -- delivery state -----------------------------------------------------------------
 
     @abstractmethod
-    async def due(self, destination: str, now: float, limit: int) -> list[PendingEvent]:
+    async def due(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[PendingEvent]:
         """Pending heads with ``next_at <= now``, each followed by its held events, seq order.
 
-        At most ``limit`` events in all; a user's run is never split off from its head.
+        At most ``limit`` events in all; a user's run is never split off from its head. With a
+        ``partition``, only that partition's users.
         """
 
     @abstractmethod
-    async def blocked_users(self, destination: str) -> set[str]:
+    async def blocked_users(self, destination: str, partition: Partition = WHOLE) -> set[str]:
         """Users that have pending events (their new events must be held behind them)."""
 
     @abstractmethod
@@ -167,6 +215,27 @@ class Store(ABC):
     @abstractmethod
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         """Remembered traits (JSON objects) of these users, for those that have any."""
+
+    # -- sharing a destination between worker processes ---------------------------------
+
+    async def lease(
+        self, destination: str, partitions: int, owner: str, now: float, ttl_s: float
+    ) -> Leases:
+        """Announce ``owner`` as a worker of ``destination`` until ``now + ttl_s``, renew the
+        leases it holds on the destination's ``partitions`` and take free or expired ones up to
+        its fair share (``partitions`` divided by the live workers, rounded up).
+
+        A lease not renewed within ``ttl_s`` (its worker died) is taken over by another worker.
+        A worker holding more than its fair share should finish those partitions' rounds and
+        ``release`` them so that newcomers get work. This default serves a store that only one
+        worker process may use (SQLite): it hands every partition to the caller.
+        """
+        return Leases(list(range(partitions)), 1)
+
+    async def release(  # noqa: B027 - a store for one worker has no leases to give up
+        self, destination: str, partitions: int, owner: str, held: list[int]
+    ) -> None:
+        """Give up ``owner``'s leases on these partitions (its rounds on them are finished)."""
 
     # -- user deletion ------------------------------------------------------------------
 

@@ -17,9 +17,11 @@ from typing import Literal
 
 from csroute.events.model import NewEvent
 from csroute.store.base import (
+    WHOLE,
     DeadLetter,
     DestinationStats,
     Page,
+    Partition,
     PendingEvent,
     Round,
     Store,
@@ -72,16 +74,28 @@ class SQLiteStore(Store):
         if events:
             await self._writer.append(events)
 
-    async def read_new(self, destination: str, sources: Collection[str], limit: int) -> Page:
+    async def read_new(
+        self,
+        destination: str,
+        sources: Collection[str],
+        limit: int,
+        partition: Partition = WHOLE,
+    ) -> Page:
+        _whole(partition)
         return await self._readers.run(lambda c: reads.read_new(c, destination, sources, limit))
 
-    async def due(self, destination: str, now: float, limit: int) -> list[PendingEvent]:
+    async def due(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[PendingEvent]:
+        _whole(partition)
         return await self._readers.run(lambda c: reads.due(c, destination, now, limit))
 
-    async def blocked_users(self, destination: str) -> set[str]:
+    async def blocked_users(self, destination: str, partition: Partition = WHOLE) -> set[str]:
+        _whole(partition)
         return await self._readers.run(lambda c: reads.blocked_users(c, destination))
 
     async def record(self, round: Round) -> set[str]:
+        _whole(round.partition)
         return await self._writer.run(lambda c: writes.record(c, round))
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
@@ -132,3 +146,9 @@ class SQLiteStore(Store):
     async def close(self) -> None:
         await self._writer.close()
         await self._readers.close()
+
+
+def _whole(partition: Partition) -> None:
+    """One SQLite file serves one worker process: a destination is never split (see ``lease``)."""
+    if partition != WHOLE:
+        raise ValueError("the SQLite store does not split destinations into partitions")

@@ -1,0 +1,223 @@
+"""The read queries, each run in one REPEATABLE READ transaction (one snapshot).
+
+A page and the end of the log it reports, or due heads and the runs behind them, come from the
+same moment. Every query is bounded by a ``LIMIT`` or an index range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Final
+
+from csroute.events.model import LoggedEvent
+from csroute.store.base import DeadLetter, DestinationStats, Page, Partition, PendingEvent
+from csroute.store.postgres.schema import Conn
+
+# One index range per source, merged: a single ``source = ANY(...)`` scan would have to sort
+# every match of the backlog to find the first few. ``part % n = k`` picks the partition.
+_PAGE: Final = """
+SELECT e.seq, e.source, e.user_key, e.type, e.payload
+FROM unnest(%(sources)s::text[]) AS s(source)
+CROSS JOIN LATERAL (
+    SELECT seq, source, user_key, type, payload FROM events
+    WHERE events.source = s.source AND seq > %(after)s AND part %% %(n)s = %(k)s
+    ORDER BY seq LIMIT %(limit)s
+) AS e
+ORDER BY e.seq LIMIT %(limit)s
+"""
+
+_DUE_HEADS: Final = """
+SELECT user_key FROM pending
+WHERE destination = %s AND next_at <= %s AND part %% %s = %s
+ORDER BY next_at, seq LIMIT %s
+"""
+
+_RUN: Final = """
+SELECT p.seq, e.source, e.user_key, e.type, e.payload, p.attempts, p.first_failed_at
+FROM pending AS p JOIN events AS e ON e.seq = p.seq
+WHERE p.destination = %s AND p.user_key = %s ORDER BY p.seq LIMIT %s
+"""
+
+_DEAD_LETTER: Final = """
+SELECT d.seq, d.user_key, d.attempts, d.error, d.request, d.status, d.response,
+       d.id, d.destination, d.created_at, e.payload
+FROM dead_letters AS d JOIN events AS e ON e.seq = d.seq
+"""
+
+
+async def cursor(conn: Conn, destination: str, partition: Partition) -> int:
+    """Where the partition's cursor stands.
+
+    A partition that has none yet (a new deployment, or one whose operator changed the number
+    of partitions) starts at the lowest cursor of the destination's other partitionings, so
+    nothing is skipped; events some old partition had taken are delivered again.
+    """
+    k, n = partition
+    cur = await conn.execute(
+        "SELECT seq FROM cursors WHERE destination = %s AND part_n = %s AND part_k = %s",
+        (destination, n, k),
+    )
+    row = await cur.fetchone()
+    if row is not None:
+        return int(row[0])
+    cur = await conn.execute(
+        "SELECT coalesce(min(seq), 0) FROM cursors WHERE destination = %s AND part_n <> %s",
+        (destination, n),
+    )
+    row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def partitions(conn: Conn, destination: str) -> list[Partition]:
+    """The partitions a destination is split in now (the most numerous recorded split)."""
+    cur = await conn.execute(
+        "SELECT part_n FROM cursors WHERE destination = %s"
+        " GROUP BY part_n ORDER BY count(*) DESC, part_n DESC LIMIT 1",
+        (destination,),
+    )
+    row = await cur.fetchone()
+    n = 1 if row is None else int(row[0])
+    return [(k, n) for k in range(n)]
+
+
+async def prune_ceiling(conn: Conn, destinations: Collection[str]) -> int:
+    """The highest seq every partition of every one of ``destinations`` has taken."""
+    ceilings = [
+        min([await cursor(conn, d, p) for p in await partitions(conn, d)]) for d in destinations
+    ]
+    return min(ceilings, default=0)
+
+
+async def end_of_log(conn: Conn) -> int:
+    cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM events")
+    row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def read_new(
+    conn: Conn, destination: str, sources: Collection[str], limit: int, partition: Partition
+) -> Page:
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    after = await cursor(conn, destination, partition)
+    k, n = partition
+    cur = await conn.execute(
+        _PAGE,
+        {"sources": sorted(set(sources)), "after": after, "n": n, "k": k, "limit": limit},
+    )
+    events = [LoggedEvent(*row) for row in await cur.fetchall()]
+    if len(events) == limit:
+        return Page(events, events[-1].seq)
+    return Page(events, max(after, await end_of_log(conn)))
+
+
+async def due(
+    conn: Conn, destination: str, now: float, limit: int, partition: Partition
+) -> list[PendingEvent]:
+    """Runs in due order; the last one is cut short rather than left out when it does not fit,
+    so that a user with more held events than ``limit`` still makes progress."""
+    k, n = partition
+    cur = await conn.execute(_DUE_HEADS, (destination, now, n, k, limit))
+    out: list[PendingEvent] = []
+    for (user,) in await cur.fetchall():
+        remaining = limit - len(out)
+        if remaining <= 0:
+            break
+        run = await conn.execute(_RUN, (destination, user, remaining))
+        out.extend(
+            PendingEvent(LoggedEvent(*row[:5]), row[5], row[6]) for row in await run.fetchall()
+        )
+    return out
+
+
+async def blocked_users(conn: Conn, destination: str, partition: Partition) -> set[str]:
+    k, n = partition
+    cur = await conn.execute(
+        "SELECT user_key FROM pending"
+        " WHERE destination = %s AND next_at IS NOT NULL AND part %% %s = %s",
+        (destination, n, k),
+    )
+    return {user for (user,) in await cur.fetchall()}
+
+
+async def traits(conn: Conn, destination: str, users: Collection[str]) -> dict[str, bytes]:
+    cur = await conn.execute(
+        "SELECT user_key, traits FROM traits WHERE destination = %s AND user_key = ANY(%s)",
+        (destination, list(users)),
+    )
+    return dict(await cur.fetchall())
+
+
+async def dead_letters(
+    conn: Conn, destination: str | None, after_id: int, limit: int
+) -> list[DeadLetter]:
+    if destination is None:
+        cur = await conn.execute(
+            _DEAD_LETTER + "WHERE d.id > %s ORDER BY d.id LIMIT %s", (after_id, limit)
+        )
+    else:
+        cur = await conn.execute(
+            _DEAD_LETTER + "WHERE d.destination = %s AND d.id > %s ORDER BY d.id LIMIT %s",
+            (destination, after_id, limit),
+        )
+    return [DeadLetter(*row) for row in await cur.fetchall()]
+
+
+async def dead_letter(conn: Conn, id: int) -> DeadLetter | None:
+    cur = await conn.execute(_DEAD_LETTER + "WHERE d.id = %s", (id,))
+    row = await cur.fetchone()
+    return None if row is None else DeadLetter(*row)
+
+
+async def _count(conn: Conn, query: str, params: tuple[object, ...]) -> int:
+    cur = await conn.execute(query.encode(), params)
+    row = await cur.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def stats(conn: Conn, destination: str, sources: Collection[str]) -> DestinationStats:
+    """Counters of every partition added up: users see destinations, never partitions."""
+    totals = {"delivered": 0, "filtered": 0, "rejected": 0}
+    filtered_by_reason: dict[str, int] = {}
+    cur = await conn.execute(
+        "SELECT kind, reason, sum(n) FROM counters WHERE destination = %s GROUP BY kind, reason",
+        (destination,),
+    )
+    for kind, reason, n in await cur.fetchall():
+        totals[kind] += int(n)
+        if kind == "filtered":
+            filtered_by_reason[reason] = int(n)
+    dead = await _count(
+        conn, "SELECT count(*) FROM dead_letters WHERE destination = %s", (destination,)
+    )
+    pending = await _count(
+        conn, "SELECT count(*) FROM pending WHERE destination = %s", (destination,)
+    )
+    retrying = await _count(
+        conn,
+        "SELECT count(*) FROM pending WHERE destination = %s AND next_at IS NOT NULL",
+        (destination,),
+    )
+    names = sorted(set(sources))
+    backlog = 0
+    for k, n in await partitions(conn, destination):
+        backlog += await _count(
+            conn,
+            "SELECT count(*) FROM events WHERE source = ANY(%s) AND seq > %s AND part %% %s = %s",
+            (names, await cursor(conn, destination, (k, n)), n, k),
+        )
+    return DestinationStats(
+        dead=dead,
+        retrying=retrying,
+        held=pending - retrying,
+        backlog=backlog,
+        filtered_by_reason=filtered_by_reason,
+        **totals,
+    )
+
+
+async def forgotten(conn: Conn, destination: str) -> dict[str, int]:
+    cur = await conn.execute(
+        "SELECT user_key, upto_seq FROM forgotten WHERE destination = %s", (destination,)
+    )
+    return {user: int(upto) for user, upto in await cur.fetchall()}

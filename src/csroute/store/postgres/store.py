@@ -1,0 +1,195 @@
+"""``PostgresStore``: one database shared by any number of csroute processes on any machines.
+
+Appends go through the process's group-commit connection (``appender``); everything else runs
+on a small connection pool, each call in one transaction of its own. The driver is psycopg 3
+in its asyncio mode, so nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Final, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from csroute.events.model import NewEvent
+from csroute.store.base import (
+    WHOLE,
+    DeadLetter,
+    DestinationStats,
+    Leases,
+    Page,
+    Partition,
+    PendingEvent,
+    Round,
+    Store,
+    StoreUnavailable,
+)
+from csroute.store.postgres import reads, schema, writes
+from csroute.store.postgres.appender import Appender
+from csroute.store.postgres.schema import Conn
+
+T = TypeVar("T")
+
+POOL_SIZE: Final = 8
+"""Connections for reads and delivery-state writes (appends have one of their own)."""
+
+
+def unavailable(exc: Exception) -> Exception:
+    """``StoreUnavailable`` for trouble with the server (down, unreachable, out of disk, pool
+    exhausted); anything else (a bad parameter, a constraint violated) is a bug, left as is."""
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout):
+        error = StoreUnavailable(f"postgres: {exc}")
+        error.__cause__ = exc
+        return error
+    return exc
+
+
+class PostgresStore(Store):
+    """The event log and delivery state in a PostgreSQL database; open with ``open``."""
+
+    def __init__(self, url: str, pool: AsyncConnectionPool[Conn]) -> None:
+        self._pool = pool
+        self._appender = Appender(url)
+
+    @classmethod
+    async def open(cls, url: str, pool_size: int = POOL_SIZE) -> PostgresStore:
+        """Connect, and create or upgrade the schema (see ``schema.migrate``)."""
+        await migrate(url)
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+            timeout=30.0,
+            check=AsyncConnectionPool.check_connection,
+        )
+        try:
+            await pool.open(wait=True)
+        except PoolTimeout as exc:
+            raise unavailable(exc) from exc
+        return cls(url, pool)
+
+    @property
+    def commits(self) -> int:
+        """Append transactions committed since opening (appends share them)."""
+        return self._appender.commits
+
+    async def _read(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` in a read-only transaction that sees one snapshot throughout."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                return await fn(conn)
+        except Exception as exc:
+            error = unavailable(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def _write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``fn`` in a read-committed transaction and commit."""
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await fn(conn)
+        except Exception as exc:
+            error = unavailable(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        if events:
+            await self._appender.append(events)
+
+    async def read_new(
+        self,
+        destination: str,
+        sources: Collection[str],
+        limit: int,
+        partition: Partition = WHOLE,
+    ) -> Page:
+        return await self._read(lambda c: reads.read_new(c, destination, sources, limit, partition))
+
+    async def due(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[PendingEvent]:
+        return await self._read(lambda c: reads.due(c, destination, now, limit, partition))
+
+    async def blocked_users(self, destination: str, partition: Partition = WHOLE) -> set[str]:
+        return await self._read(lambda c: reads.blocked_users(c, destination, partition))
+
+    async def record(self, round: Round) -> set[str]:
+        return await self._write(lambda c: writes.record(c, round))
+
+    async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
+        if not users:
+            return {}
+        return await self._read(lambda c: reads.traits(c, destination, users))
+
+    async def lease(
+        self, destination: str, partitions: int, owner: str, now: float, ttl_s: float
+    ) -> Leases:
+        return await self._write(
+            lambda c: writes.lease(c, destination, partitions, owner, now, ttl_s)
+        )
+
+    async def release(self, destination: str, partitions: int, owner: str, held: list[int]) -> None:
+        await self._write(lambda c: writes.release(c, destination, partitions, owner, held))
+
+    async def forget(self, destination: str, user_key: str, now: float) -> int:
+        return await self._write(lambda c: writes.forget(c, destination, user_key, now))
+
+    async def forgotten(self, destination: str) -> dict[str, int]:
+        return await self._read(lambda c: reads.forgotten(c, destination))
+
+    async def dead_letters(
+        self, destination: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[DeadLetter]:
+        return await self._read(lambda c: reads.dead_letters(c, destination, after_id, limit))
+
+    async def dead_letter(self, id: int) -> DeadLetter | None:
+        return await self._read(lambda c: reads.dead_letter(c, id))
+
+    async def replay(self, ids: Collection[int], now: float) -> int:
+        return await self._write(lambda c: writes.replay(c, ids, now))
+
+    async def discard(self, ids: Collection[int]) -> int:
+        return await self._write(lambda c: writes.discard(c, ids))
+
+    async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
+        return await self._read(lambda c: reads.stats(c, destination, sources))
+
+    async def prune(self, destinations: Collection[str]) -> int:
+        """Deleted rows are vacuumed by autovacuum and their space reused by later appends."""
+        if not destinations:
+            return 0
+        ceiling = await self._read(lambda c: reads.prune_ceiling(c, destinations))
+        deleted, after = 0, 0
+        while after < ceiling:
+            chunk, after = await self._write(
+                functools.partial(writes.prune_chunk, after=after, ceiling=ceiling)
+            )
+            deleted += chunk
+        return deleted
+
+    async def ping(self) -> None:
+        now = time.time()
+        await self._write(lambda c: writes.ping(c, now))
+
+    async def close(self) -> None:
+        await self._appender.close()
+        await self._pool.close()
+
+
+async def migrate(url: str) -> tuple[int, int]:
+    """Create or upgrade the schema of the database at ``url``; returns (before, after)."""
+    try:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            return await schema.migrate(conn)
+    except psycopg.OperationalError as exc:
+        raise unavailable(exc) from exc
