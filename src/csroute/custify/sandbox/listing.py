@@ -75,7 +75,7 @@ def _sorting(raw: str) -> tuple[str, bool]:
     return spec["field"], direction == "desc"
 
 
-def _sort_order(params: QueryParams, default: tuple[str, bool]) -> tuple[str, bool]:
+def _sort_order(params: QueryParams, default: tuple[str | None, bool]) -> tuple[str | None, bool]:
     order = params.get("order")
     if order is not None and order.lower() not in ("asc", "desc"):
         raise ApiError(400, "order must be asc or desc")
@@ -84,8 +84,8 @@ def _sort_order(params: QueryParams, default: tuple[str, bool]) -> tuple[str, bo
 
 
 def order_of(
-    params: QueryParams, styles: tuple[Style, ...], default: tuple[str, bool]
-) -> tuple[str, bool]:
+    params: QueryParams, styles: tuple[Style, ...], default: tuple[str | None, bool]
+) -> tuple[str | None, bool]:
     """(field, descending) from whichever of the resource's conventions the request used."""
     if "sorting" in styles and params.get("sorting"):
         return _sorting(params["sorting"])
@@ -122,10 +122,12 @@ def page_of(
     params: QueryParams,
     *,
     max_items: int | None,
-    default_sort: str,
+    default_sort: str | None,
     descending: bool = True,
     styles: tuple[Style, ...] = ("sorting",),
 ) -> Page:
-    """Sort by the request's field (else ``default_sort``) and cut out the requested page."""
+    """Sort by the request's field, else by ``default_sort``, else keep the records' order; then
+    cut out the requested page."""
     field, desc = order_of(params, styles, (default_sort, descending))
-    return paginate(arrange(records, field, desc), params, max_items)
+    ordered = list(records) if field is None else arrange(records, field, desc)
+    return paginate(ordered, params, max_items)
