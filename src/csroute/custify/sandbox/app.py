@@ -16,7 +16,17 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from csroute.custify.sandbox import admin, batch, companies, events, notes, people, readonly, tags
+from csroute.custify.sandbox import (
+    admin,
+    batch,
+    companies,
+    events,
+    notes,
+    people,
+    readonly,
+    tags,
+    tickets,
+)
 from csroute.custify.sandbox.faults import Faults
 from csroute.custify.sandbox.gate import Gate
 from csroute.custify.sandbox.ratelimit import FixedWindowLimiter
@@ -31,6 +41,7 @@ RESOURCE_ROUTES = [
     *batch.ROUTES,
     *tags.ROUTES,
     *notes.ROUTES,
+    *tickets.ROUTES,
     *readonly.ROUTES,
 ]
 
