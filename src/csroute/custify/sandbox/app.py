@@ -19,12 +19,14 @@ from starlette.responses import Response
 from csroute.custify.sandbox import (
     admin,
     batch,
+    comments,
     companies,
     events,
     notes,
     people,
     readonly,
     tags,
+    tasks,
     tickets,
 )
 from csroute.custify.sandbox.faults import Faults
@@ -42,6 +44,8 @@ RESOURCE_ROUTES = [
     *tags.ROUTES,
     *notes.ROUTES,
     *tickets.ROUTES,
+    *tasks.ROUTES,
+    *comments.ROUTES,
     *readonly.ROUTES,
 ]
 
