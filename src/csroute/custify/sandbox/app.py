@@ -22,6 +22,7 @@ from csroute.custify.sandbox import (
     comments,
     companies,
     events,
+    files,
     notes,
     people,
     readonly,
@@ -46,6 +47,7 @@ RESOURCE_ROUTES = [
     *tickets.ROUTES,
     *tasks.ROUTES,
     *comments.ROUTES,
+    *files.ROUTES,
     *readonly.ROUTES,
 ]
 
