@@ -23,9 +23,11 @@ from csroute.custify.sandbox import (
     companies,
     events,
     files,
+    financials,
     notes,
     people,
     readonly,
+    scores,
     tags,
     tasks,
     tickets,
@@ -48,6 +50,8 @@ RESOURCE_ROUTES = [
     *tasks.ROUTES,
     *comments.ROUTES,
     *files.ROUTES,
+    *scores.ROUTES,
+    *financials.ROUTES,
     *readonly.ROUTES,
 ]
 
