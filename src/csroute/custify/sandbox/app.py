@@ -21,6 +21,7 @@ from csroute.custify.sandbox import (
     batch,
     comments,
     companies,
+    custom_data,
     events,
     files,
     financials,
@@ -31,6 +32,7 @@ from csroute.custify.sandbox import (
     tags,
     tasks,
     tickets,
+    time_tracks,
 )
 from csroute.custify.sandbox.faults import Faults
 from csroute.custify.sandbox.gate import Gate
@@ -52,6 +54,8 @@ RESOURCE_ROUTES = [
     *files.ROUTES,
     *scores.ROUTES,
     *financials.ROUTES,
+    *time_tracks.ROUTES,
+    *custom_data.ROUTES,
     *readonly.ROUTES,
 ]
 

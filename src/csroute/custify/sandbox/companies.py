@@ -206,6 +206,19 @@ async def list_companies(request: Request) -> Response:
     return companies_envelope(page.items, page.total)
 
 
+async def company_people(request: Request) -> Response:
+    """``GET /company/people/{id}``: the company's people, ``{"people": [...], "total": n}``
+    (the spec gives no body; this is the listing shape without the people array wrapper), 404
+    for a missing or invalid id."""
+    state = state_of(request)
+    internal_id = request.path_params["id"]
+    if internal_id not in state.companies:
+        raise ApiError(404, "Param provided is missing or invalid")
+    members = [state.people[person_id] for person_id in state.company_people.get(internal_id, {})]
+    page = page_of(members, request.query_params, max_items=MAX_PER_PAGE, default_sort=None)
+    return json_response({"people": page.items, "total": page.total})
+
+
 async def delete_company(request: Request) -> Response:
     state = state_of(request)
     company_id = request.query_params.get("company_id")
@@ -232,6 +245,7 @@ ROUTES = [
     Route("/company", get_company, methods=["GET"]),
     Route("/company", delete_company, methods=["DELETE"]),
     Route("/company/all", list_companies, methods=["GET"]),
+    Route("/company/people/{id}", company_people, methods=["GET"]),
     Route("/company/{id}", get_company_by_id, methods=["GET"]),
     Route("/company/{id}", delete_company_by_id, methods=["DELETE"]),
 ]

@@ -47,13 +47,18 @@ def deleted_response(subject: str, count: int) -> Response:
     return json_response(body)
 
 
-async def json_object(request: Request) -> Record:
-    """The request body as a JSON object; anything else is Custify's 400 for invalid syntax."""
+async def json_body(request: Request) -> Any:
+    """The request body as JSON; invalid JSON is Custify's 400 for invalid syntax."""
     raw = await request.body()
     try:
-        body = _decoder.decode(raw)
+        return _decoder.decode(raw)
     except msgspec.DecodeError:
         raise ApiError(400, "Bad request: the body is not valid JSON") from None
+
+
+async def json_object(request: Request) -> Record:
+    """The request body as a JSON object; anything else is Custify's 400 for invalid syntax."""
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, "Bad request: the body must be a JSON object")
     return body
