@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from csroute.config import Limits
-from csroute.events.decode import BodyReader, parse
+from csroute.events.decode import BodyReader, decode_item, parse
 from csroute.events.errors import Rejection, RequestError
 
 LIMITS = Limits(max_event_bytes=1000, max_request_bytes=5000, max_batch_events=10, max_depth=4)
@@ -143,7 +143,8 @@ def test_batch_splits_events_and_rejects_bad_ones_alone() -> None:
     envelope = parse(body, True, LIMITS)
     assert (envelope.write_key, envelope.sent_at) == ("k", "2026-01-01T00:00:00Z")
     assert envelope.context == {"ip": "1"}
-    first, too_big, bad_utf8, too_deep, number = envelope.items
+    items = [decode_item(i, raw, LIMITS) for i, raw in enumerate(envelope.items)]
+    first, too_big, bad_utf8, too_deep, number = items
     assert first == {"userId": "a"}
     assert number == 1  # not an object: validation's business
     assert too_big == Rejection("batch[1]", "max_event_bytes", "the event exceeds 1000 bytes", 1)

@@ -9,16 +9,20 @@ from typing import Any
 import msgspec
 import pytest
 
+from csroute.config import Limits
+from csroute.events.decode import Envelope
 from csroute.events.errors import Rejection
 from csroute.events.timestamps import format_iso, parse_iso
-from csroute.events.validate import Envelope, accept
+from csroute.events.validate import accept
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 
 
 def one(event: Any, implied: str | None = "track", **envelope: Any) -> dict[str, Any]:
     """Accept one event and return it as stored."""
-    events, rejected = accept(Envelope([event], batch=False, **envelope), implied, "web", RECEIVED)
+    events, rejected = accept(
+        Envelope([event], batch=False, limits=Limits(), **envelope), implied, "web", RECEIVED
+    )
     assert rejected == []
     assert len(events) == 1
     assert events[0].source == "web"
@@ -28,7 +32,9 @@ def one(event: Any, implied: str | None = "track", **envelope: Any) -> dict[str,
 
 
 def refused(event: Any, implied: str | None = None, batch: bool = True) -> Rejection:
-    events, rejected = accept(Envelope([{}, event][1:], batch=batch), implied, "web", RECEIVED)
+    events, rejected = accept(
+        Envelope([event], batch=batch, limits=Limits()), implied, "web", RECEIVED
+    )
     assert events == []
     assert len(rejected) == 1
     return rejected[0]
@@ -81,6 +87,7 @@ def test_uses_the_batch_sent_at_for_events_without_their_own() -> None:
                 },
             ],
             batch=True,
+            limits=Limits(),
             sent_at="2026-03-01T09:00:08Z",
         ),
         None,
@@ -130,6 +137,7 @@ def test_batch_context_and_integrations_are_defaults() -> None:
                 {"type": "identify", "userId": "v", "context": {"ip": "2"}},
             ],
             batch=True,
+            limits=Limits(),
             context={"ip": "1"},
             integrations={"All": False},
         ),
@@ -150,6 +158,7 @@ def test_user_key_prefers_user_id_and_accepts_numbers() -> None:
                 {"type": "page", "userId": "", "anonymousId": "a"},
             ],
             batch=True,
+            limits=Limits(),
         ),
         None,
         "web",
@@ -238,6 +247,7 @@ def test_a_bad_event_rejects_only_itself() -> None:
                 {"type": "alias", "userId": "b", "previousId": "c"},
             ],
             batch=True,
+            limits=Limits(),
         ),
         None,
         "web",

@@ -11,7 +11,9 @@ Everything here is built so that hostile input costs at most what the limits all
   walk stops at ``max_depth``. Bodies nested beyond msgspec's own recursion limit (about a
   thousand levels) raise ``RecursionError`` inside the decoder, reported as the same 400;
 * a batch is first split into its events without decoding them (``msgspec.Raw``), so each
-  event's size is its exact byte length and one bad event rejects only itself.
+  event's size is its exact byte length and one bad event rejects only itself. Events are
+  then decoded one at a time as they are validated (``decode_item``), so a batch never has
+  all its events in memory as Python objects.
 
 Depth counts the event object as level 1; ``max_depth`` applies to each event, whether sent
 alone or in a batch.
@@ -20,18 +22,35 @@ alone or in a batch.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from csroute.config import Limits
-from csroute.events.errors import Rejection, RequestError
+from csroute.events.errors import Rejection, RequestError, field_path
 from csroute.events.timestamps import parse_iso
-from csroute.events.validate import Envelope, field_path
 
 _decode_any = msgspec.json.Decoder().decode
 _decode_fields = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
 _decode_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+@dataclass(slots=True)
+class Envelope:
+    """A decoded request: its events and the batch-level fields.
+
+    ``items`` holds the event of a single-event request decoded, and the events of a batch
+    as their JSON (``msgspec.Raw``), for ``decode_item`` to decode one at a time.
+    """
+
+    items: list[Any]
+    batch: bool
+    limits: Limits
+    write_key: str | None = None
+    sent_at: str | None = None  # batch-level, already checked to be ISO-8601
+    context: dict[str, Any] | None = None  # batch-level defaults for events without their own
+    integrations: dict[str, Any] | None = None
 
 
 class BodyReader:
@@ -90,7 +109,7 @@ def _parse_single(body: bytes, limits: Limits) -> Envelope:
     if _too_deep(body, event, limits.max_depth):
         raise _nested(limits.max_depth, "")
     write_key = event.pop("writeKey", None)
-    return Envelope([event], batch=False, write_key=_write_key(write_key))
+    return Envelope([event], batch=False, limits=limits, write_key=_write_key(write_key))
 
 
 def _parse_batch(body: bytes, limits: Limits) -> Envelope:
@@ -116,7 +135,7 @@ def _parse_batch(body: bytes, limits: Limits) -> Envelope:
             "max_batch_events",
             f"a batch holds at most {limits.max_batch_events} events (got {len(raws)})",
         )
-    envelope = Envelope([_parse_item(i, raw, limits) for i, raw in enumerate(raws)], batch=True)
+    envelope = Envelope(raws, batch=True, limits=limits)
     if "writeKey" in fields:
         envelope.write_key = _write_key(_decode_any(fields["writeKey"]))
     if "sentAt" in fields:
@@ -129,8 +148,8 @@ def _parse_batch(body: bytes, limits: Limits) -> Envelope:
     return envelope
 
 
-def _parse_item(index: int, raw: msgspec.Raw, limits: Limits) -> Any:
-    """One event of a batch, decoded, or the Rejection saying why it cannot be."""
+def decode_item(index: int, raw: msgspec.Raw, limits: Limits) -> Any:
+    """Event ``index`` of a batch, decoded, or the Rejection saying why it cannot be."""
     if len(raw) > limits.max_event_bytes:
         return Rejection(
             field_path(index, ""),

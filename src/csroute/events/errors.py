@@ -33,3 +33,10 @@ class RequestError(Exception):
         self.status = status
         self.rejection = Rejection(field, rule, message)
         self.rejected = rejected
+
+
+def field_path(index: int | None, field: str) -> str:
+    """``batch[3].userId`` for an event of a batch, ``userId`` for a single event."""
+    if index is None:
+        return field
+    return f"batch[{index}].{field}" if field else f"batch[{index}]"

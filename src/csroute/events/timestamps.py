@@ -24,9 +24,13 @@ def parse_iso(value: str) -> datetime | None:
 
 
 def format_iso(instant: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC (an f-string: several times faster than strftime)."""
-    t = instant.astimezone(UTC)
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
-        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}Z"
-    )
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC; a naive ``instant`` is taken as UTC already.
+
+    The hot path passes naive UTC datetimes: ``isoformat`` then has no offset to write,
+    which makes it the cheapest way to this format (cheaper than strftime or an f-string).
+    """
+    if instant.tzinfo is not None:
+        if instant.utcoffset():
+            instant = instant.astimezone(UTC)
+        instant = instant.replace(tzinfo=None)
+    return instant.isoformat(timespec="milliseconds") + "Z"

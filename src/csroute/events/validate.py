@@ -36,34 +36,23 @@ Nothing else is changed: unknown fields are kept as sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import uuid4
 
 import msgspec
 
-from csroute.events.errors import Rejection
-from csroute.events.model import EVENT_TYPES, NewEvent, user_key
+from csroute.events.decode import Envelope, decode_item
+from csroute.events.errors import Rejection, field_path
+from csroute.events.model import EVENT_TYPES, NewEvent
 from csroute.events.timestamps import format_iso, parse_iso
 
 _OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
 _STRING_FIELDS: Final = ("event", "name")
 _TIMESTAMP_FIELDS: Final = ("timestamp", "originalTimestamp", "sentAt")
 _REQUIRED_ID: Final = {"group": "groupId", "alias": "previousId"}
+_ID_TYPES: Final = (str, int, float)
 _encode = msgspec.json.Encoder().encode
-
-
-@dataclass(slots=True)
-class Envelope:
-    """A decoded request: its events (or why one could not be decoded) and batch-level fields."""
-
-    items: list[Any]  # decoded events; a Rejection where an event failed decoding checks
-    batch: bool
-    write_key: str | None = None
-    sent_at: str | None = None  # batch-level, already checked to be ISO-8601
-    context: dict[str, Any] | None = None  # batch-level defaults for events without their own
-    integrations: dict[str, Any] | None = None
 
 
 class Invalid(Exception):
@@ -80,36 +69,36 @@ def accept(
     envelope: Envelope, implied_type: str | None, source: str, received: datetime
 ) -> tuple[list[NewEvent], list[Rejection]]:
     """Validate and stamp every event of a request: the accepted ones and the rejections."""
-    received_iso = format_iso(received)
+    received_utc = received.astimezone(UTC).replace(tzinfo=None)  # naive: cheaper to format
+    received_iso = format_iso(received_utc)
     batch_sent = None if envelope.sent_at is None else parse_iso(envelope.sent_at)
     events: list[NewEvent] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(envelope.items):
-        if type(item) is Rejection:
-            rejected.append(item)
-            continue
+        if type(item) is msgspec.Raw:
+            # Decoded here, one at a time: each event's objects are freed before the next
+            # event's are made, so the garbage collector has nothing to do (decoding a whole
+            # batch first made it run, and traverse them, several times per request).
+            item = decode_item(index, item, envelope.limits)
+            if type(item) is Rejection:
+                rejected.append(item)
+                continue
         try:
-            event = _checked(item, implied_type)
-            _stamp(event, envelope, received, received_iso, batch_sent)
+            key = _checked(item, implied_type)
+            _stamp(item, envelope, received_utc, received_iso, batch_sent)
         except Invalid as e:
             rejected.append(_rejection(e, index if envelope.batch else None))
             continue
-        events.append(NewEvent(source, user_key(event), event["type"], _encode(event)))
+        events.append(NewEvent(source, key, item["type"], _encode(item)))
     return events, rejected
-
-
-def field_path(index: int | None, field: str) -> str:
-    """``batch[3].userId`` for an event of a batch, ``userId`` for a single event."""
-    if index is None:
-        return field
-    return f"batch[{index}].{field}" if field else f"batch[{index}]"
 
 
 def _rejection(e: Invalid, index: int | None) -> Rejection:
     return Rejection(field_path(index, e.field), e.rule, e.message, index)
 
 
-def _checked(event: Any, implied_type: str | None) -> dict[str, Any]:
+def _checked(event: Any, implied_type: str | None) -> str:
+    """Raise ``Invalid`` unless ``event`` follows the rules; return its user key."""
     if type(event) is not dict:
         raise Invalid("", "object", "an event must be a JSON object")
     kind = event.get("type")
@@ -131,11 +120,17 @@ def _checked(event: Any, implied_type: str | None) -> dict[str, Any]:
             "event_type",
             f"type {_show(kind)} is not one of {', '.join(sorted(EVENT_TYPES))}",
         )
-    for name in ("userId", "anonymousId"):
-        value = event.get(name)
-        if value is not None and type(value) not in (str, int, float):
-            raise Invalid(name, "type", f"{name} must be a string or a number")
-    if not (_is_id(event.get("userId")) or _is_id(event.get("anonymousId"))):
+    uid = event.get("userId")
+    aid = event.get("anonymousId")
+    if uid is not None and type(uid) not in _ID_TYPES:
+        raise Invalid("userId", "type", "userId must be a string or a number")
+    if aid is not None and type(aid) not in _ID_TYPES:
+        raise Invalid("anonymousId", "type", "anonymousId must be a string or a number")
+    if uid is not None and uid != "":
+        key = uid if type(uid) is str else str(uid)
+    elif aid is not None and aid != "":
+        key = aid if type(aid) is str else str(aid)
+    else:
         raise Invalid(
             "userId",
             "required",
@@ -159,7 +154,7 @@ def _checked(event: Any, implied_type: str | None) -> dict[str, Any]:
         value = event.get(name)
         if value is not None and type(value) is not str:
             raise Invalid(name, "type", f"{name} must be a string")
-    return event
+    return key
 
 
 def _stamp(
@@ -169,18 +164,26 @@ def _stamp(
     received_iso: str,
     batch_sent: datetime | None,
 ) -> None:
-    timestamp = _instant(event, "timestamp")
-    original = _instant(event, "originalTimestamp")
-    sent = _instant(event, "sentAt")
-    if sent is None and batch_sent is not None:
-        sent = batch_sent
+    timestamp = event.get("timestamp")
+    original = event.get("originalTimestamp")
+    sent_at = event.get("sentAt")
+    client: datetime | None = None
+    sent: datetime | None = batch_sent
+    if timestamp is not None:
+        client = _instant("timestamp", timestamp)
+        if original is None:
+            event["originalTimestamp"] = timestamp
+        else:
+            _instant("originalTimestamp", original)
+    elif original is not None:
+        client = _instant("originalTimestamp", original)
+    if sent_at is not None:
+        sent = _instant("sentAt", sent_at)
+    elif sent is not None:
         event["sentAt"] = envelope.sent_at
-    client = original if timestamp is None else timestamp
     if client is None:
         event["timestamp"] = received_iso
     else:
-        if timestamp is not None and original is None:
-            event["originalTimestamp"] = event["timestamp"]
         try:
             event["timestamp"] = format_iso(client if sent is None else received - (sent - client))
         except OverflowError:
@@ -200,10 +203,7 @@ def _stamp(
         event["integrations"] = envelope.integrations
 
 
-def _instant(event: dict[str, Any], name: str) -> datetime | None:
-    value = event.get(name)
-    if value is None:
-        return None
+def _instant(name: str, value: Any) -> datetime:
     if type(value) is not str:
         raise Invalid(name, "type", f"{name} must be an ISO-8601 string")
     instant = parse_iso(value)

@@ -1,0 +1,291 @@
+"""Ingestion throughput: csroute's gateway against a do-nothing ASGI app on the same stack.
+
+    .venv/bin/python bench/gateway.py [--duration 10] [--connections 64]
+
+csroute runs as the product does: ``csroute serve --role gateway`` with a configuration file
+(SQLite store, ``synchronous: full``: each 200 follows an fsync'ed group commit). The
+do-nothing app runs under the same uvicorn settings as ``csroute serve`` (httptools on uvloop,
+one process, no access log), started by this file (``serve-noop PORT``). Both are driven by
+``wrk`` (installed with apt-get if missing) with one thread and the same connections:
+
+1. do-nothing: reads the body, answers 200 with a fixed JSON body;
+2. csroute single: ``POST /v1/track`` with one SDK-like event, Basic auth, durable acks;
+3. csroute batch: ``POST /v1/batch`` with 100 events per request; events/s is counted from
+   the rows in the log after the run, not from responses.
+
+Prints a table and writes JSON to bench/results/gateway.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITE_KEY = "wk_bench_3c7e1a9f"
+
+
+def event(i: int) -> dict[str, Any]:
+    """A track event shaped like what the SDKs send (about 600 bytes)."""
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": f"user-{i % 1000}",
+        "messageId": f"3f1c2d4e-0b7a-4c55-9e61-{i:012d}",
+        "timestamp": "2026-11-22T10:00:00.123+00:00",
+        "properties": {"order_id": f"o-{i}", "total": 129.5, "currency": "EUR", "items": 3},
+        "context": {
+            "library": {"name": "analytics-python", "version": "2.4.0"},
+            "ip": "203.0.113.7",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+        },
+        "integrations": {},
+    }
+
+
+# -- the servers ---------------------------------------------------------------------------
+
+
+async def noop(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"16")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"success":true}'})
+
+
+async def serve_noop(port: int) -> None:
+    """The do-nothing app under the uvicorn settings of ``csroute.serve``."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        noop,
+        host="127.0.0.1",
+        port=port,
+        loop="none",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+    )
+    await uvicorn.Server(config).serve()
+
+
+def gateway_config(directory: Path, name: str) -> Path:
+    path = directory / f"{name}.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "data_dir": str(directory),
+                "store": {"path": f"{name}.db", "synchronous": "full"},
+                "logging": {"level": "warning"},
+                "sources": [{"name": "bench", "write_key": WRITE_KEY}],
+            }
+        )
+    )
+    return path
+
+
+# -- the load ------------------------------------------------------------------------------
+
+
+def lua_script(path: str, body: bytes, directory: Path) -> Path:
+    auth = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+    body_file = directory / f"body{len(body)}.json"
+    body_file.write_bytes(body)
+    script = directory / f"post{len(body)}.lua"
+    script.write_text(
+        f"""
+local f = io.open("{body_file}", "rb")
+wrk.body = f:read("*a")
+f:close()
+wrk.method = "POST"
+wrk.path = "{path}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic {auth}"
+"""
+    )
+    return script
+
+
+def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
+    return {
+        "requests": requests,
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(1) if errors else "",  # type: ignore[dict-item]
+        "p50": p50.group(1) if p50 else "",  # type: ignore[dict-item]
+        "p99": p99.group(1) if p99 else "",  # type: ignore[dict-item]
+    }
+
+
+class Server:
+    def __init__(self, kind: str, config: Path | None = None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        if config is None:
+            args = [sys.executable, __file__, "serve-noop", str(self.port)]
+        else:
+            csroute = str(Path(sys.executable).parent / "csroute")
+            args = [csroute, "serve", "--role", "gateway", "-c", str(config)]
+            args += ["--port", str(self.port), "--host", "127.0.0.1"]
+        self.proc = subprocess.Popen(args, cwd=ROOT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"{kind} server did not start") from None
+                time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def count_events(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        n: int = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        return n
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+
+
+def bench(duration: int, connections: int) -> dict[str, Any]:
+    ensure_wrk()
+    single = msgspec.json.encode(event(1))
+    batch = msgspec.json.encode(
+        {"batch": [event(i) for i in range(100)], "sentAt": "2026-11-22T10:00:01Z"}
+    )
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "duration_s": duration,
+        "connections": connections,
+        "single_body_bytes": len(single),
+        "batch_body_bytes": len(batch),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        single_lua = lua_script("/v1/track", single, tmpdir)
+        batch_lua = lua_script("/v1/batch", batch, tmpdir)
+
+        server = Server("noop")
+        try:
+            run_wrk(server.url, single_lua, 2, connections)  # warm-up
+            results["noop"] = run_wrk(server.url, single_lua, duration, connections)
+        finally:
+            server.stop()
+
+        for name, script, per_request in (("single", single_lua, 1), ("batch", batch_lua, 100)):
+            db = tmpdir / f"{name}.db"
+            server = Server("gateway", gateway_config(tmpdir, name))
+            try:
+                run_wrk(server.url, script, 2, connections)  # warm-up
+                before = count_events(db)
+                started = time.monotonic()
+                result = run_wrk(server.url, script, duration, connections)
+                elapsed = time.monotonic() - started
+            finally:
+                server.stop()
+            stored = count_events(db) - before
+            result["events_stored"] = stored
+            result["events_per_s"] = stored / elapsed
+            result["events_per_request"] = per_request
+            results[name] = result
+    results["single_vs_noop"] = (
+        results["single"]["requests_per_s"] / results["noop"]["requests_per_s"]
+    )
+    return results
+
+
+def report(results: dict[str, Any]) -> None:
+    m = results["machine"]
+    print(
+        f"{m['nproc']} cores, {m['cpu']}, Python {m['python']}; wrk -t1 -c{results['connections']} "
+        f"-d{results['duration_s']}s"
+    )
+    print(f"{'run':<28}{'req/s':>10}{'events/s':>12}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
+    rows = (
+        ("do-nothing ASGI", "noop"),
+        ("csroute /v1/track", "single"),
+        ("csroute /v1/batch x100", "batch"),
+    )
+    for label, key in rows:
+        r = results[key]
+        events = f"{r['events_per_s']:,.0f}" if "events_per_s" in r else "-"
+        print(
+            f"{label:<28}{r['requests_per_s']:>10,.0f}{events:>12}{r['p50']:>10}{r['p99']:>10}{r['non_2xx']:>9}"
+        )
+    print(f"single / do-nothing: {results['single_vs_noop']:.2f}x (target >= 0.6)")
+    print(f"batch events/s: {results['batch']['events_per_s']:,.0f} (target >= 50,000)")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "serve-noop":
+        import uvloop
+
+        uvloop.run(serve_noop(int(sys.argv[2])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    results = bench(args.duration, args.connections)
+    report(results)
+    out = ROOT / "bench" / "results" / "gateway.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
