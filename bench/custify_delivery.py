@@ -1,22 +1,25 @@
 """Delivery to Custify under its real rate limit: how close csroute gets to the ceiling.
 
-    .venv/bin/python bench/custify_delivery.py [--events 75000] [--users 6000]
-        [--warmup 10] [--seconds 60] [--variant default --variant tuned]
+    .venv/bin/python bench/custify_delivery.py [--events 75000] [--users 6000] [--run-length 1]
+        [--warmup 10] [--seconds 60] [--latency-ms 0] [--variant NAME ...] [--out NAME]
 
 The Custify sandbox runs as its own process with Custify's default limit (100 requests per 10 s
 per API key). The SQLite log is pre-filled with a backlog: each user's first event is an
-identify, the rest are tracks, users interleaved round-robin as live traffic from many users
-would be. ``csroute serve --role router`` then delivers it through ``POST /batch`` (100 jobs).
-The ceiling is limit x batch size = 1,000 events/s. Measured from the sandbox's own state:
+identify, the rest are tracks. Users take turns: ``--run-length 1`` interleaves them one event
+at a time, as live traffic from many users does; ``--run-length 5`` gives each user runs of 5
+consecutive events, as a session flushed by a server-side SDK does. ``csroute serve --role
+router`` then delivers the backlog through ``POST /batch`` (100 jobs). The ceiling is limit x
+batch size = 1,000 events/s. Measured from the sandbox's own state:
 
 - delivered events/s over ``--seconds`` after ``--warmup`` (people created + events stored:
   each user is identified once, and event deduplication ids are unique);
 - the share of API requests answered 429;
-- after the window, the run drains: every event must reach the sandbox, and csroute's own
-  status must show nothing dead, rejected or pending.
+- after the window, the run drains (for at most ``--drain-s``): every event must reach the
+  sandbox, and csroute's own status must show nothing dead, rejected or pending.
 
-Variants differ only in the router's delivery policy (``delivery:`` in the config). Prints a
-table and writes JSON to bench/results/custify_delivery.json.
+Variants differ only in the router's delivery policy (``delivery:`` in the config).
+``--latency-ms`` adds that delay to every sandbox answer (its ``latency_ms`` fault), as a
+remote API would. Prints a table and writes JSON to bench/results/<--out>.json.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +69,21 @@ def free_port() -> int:
         return port
 
 
-def payload(i: int, users: int) -> tuple[str, str, bytes]:
-    user = f"user-{i % users}"
-    if i < users:
+@dataclass(frozen=True)
+class Workload:
+    events: int
+    users: int
+    run_length: int
+    warmup: float
+    seconds: float
+    latency_ms: int
+    drain_s: float
+
+
+def payload(i: int, load: Workload) -> tuple[str, str, bytes]:
+    turn = i // load.run_length
+    user = f"user-{turn % load.users}"
+    if turn < load.users and i % load.run_length == 0:
         body: dict[str, Any] = {
             "type": "identify",
             "userId": user,
@@ -89,10 +105,10 @@ def payload(i: int, users: int) -> tuple[str, str, bytes]:
     return user, body["type"], msgspec.json.encode(body)
 
 
-async def prefill(path: Path, events: int, users: int) -> None:
+async def prefill(path: Path, load: Workload) -> None:
     store = await SQLiteStore.open(path, synchronous="normal")
-    for start in range(0, events, 5000):
-        chunk = [payload(i, users) for i in range(start, min(events, start + 5000))]
+    for start in range(0, load.events, 5000):
+        chunk = [payload(i, load) for i in range(start, min(load.events, start + 5000))]
         await store.append([NewEvent("bench", u, t, p) for u, t, p in chunk])
     await store.close()
 
@@ -149,11 +165,11 @@ def status(config: Path) -> dict[str, Any]:
     return report
 
 
-def run(variant: str, events: int, users: int, warmup: float, seconds: float) -> dict[str, Any]:
+def run(variant: str, load: Workload) -> dict[str, Any]:
     policy = VARIANTS[variant]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        asyncio.run(prefill(workdir / "events.db", events, users))
+        asyncio.run(prefill(workdir / "events.db", load))
         port = free_port()
         sandbox = f"http://127.0.0.1:{port}"
         sandbox_proc = subprocess.Popen(
@@ -166,21 +182,23 @@ def run(variant: str, events: int, users: int, warmup: float, seconds: float) ->
         csroute: subprocess.Popen[bytes] | None = None
         try:
             wait_http(f"{sandbox}/__sandbox/state?summary=true")
+            if load.latency_ms:
+                httpx.post(f"{sandbox}/__sandbox/faults", json={"latency_ms": load.latency_ms})
             csroute = subprocess.Popen(
                 [PYTHON, "-m", "csroute", "serve", "--config", str(config), "--role", "router"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             started = time.monotonic()
-            time.sleep(warmup)
+            time.sleep(load.warmup)
             first, t0 = sandbox_summary(sandbox), time.monotonic()
-            time.sleep(seconds)
+            time.sleep(load.seconds)
             last, t1 = sandbox_summary(sandbox), time.monotonic()
             rate = (landed(last) - landed(first)) / (t1 - t0)
             requests = last["requests"]["total"] - first["requests"]["total"]
             throttled = last["requests"].get("429", 0) - first["requests"].get("429", 0)
-            deadline = time.monotonic() + 3 * events / CEILING + 60
-            while (final := sandbox_summary(sandbox)) and landed(final) < events:
+            deadline = time.monotonic() + load.drain_s
+            while (final := sandbox_summary(sandbox)) and landed(final) < load.events:
                 if time.monotonic() > deadline:
                     break
                 time.sleep(1)
@@ -197,8 +215,7 @@ def run(variant: str, events: int, users: int, warmup: float, seconds: float) ->
     return {
         "variant": variant,
         "policy": policy,
-        "events": events,
-        "users": users,
+        **asdict(load),
         "window_s": round(t1 - t0, 1),
         "events_per_s": round(rate),
         "fraction_of_ceiling": round(rate / CEILING, 3),
@@ -210,8 +227,8 @@ def run(variant: str, events: int, users: int, warmup: float, seconds: float) ->
         "throttled_total": final["requests"].get("429", 0),
         "percent_429_total": round(100 * final["requests"].get("429", 0) / total_requests, 2),
         "landed": landed(final),
-        "lost": events - landed(final),
-        "drained_after_s": round(drained_s, 1),
+        "not_landed": load.events - landed(final),
+        "ran_s": round(drained_s, 1),
         "csroute_status": {k: report[k] for k in ("delivered", "backlog", "retrying", "held",
                                                    "dead", "rejected")},
     }  # fmt: skip
@@ -235,7 +252,7 @@ def machine() -> dict[str, Any]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("variant", "events/s", "of ceiling", "events/req", "429 %", "lost", "dead")
+    head = ("variant", "events/s", "of ceiling", "events/req", "429 %", "not landed", "dead")
     lines = ["  ".join(f"{h:>11}" for h in head)]
     for r in rows:
         cells = (
@@ -244,7 +261,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{100 * r['fraction_of_ceiling']:.1f}%",
             r["events_per_request"],
             r["percent_429_total"],
-            r["lost"],
+            r["not_landed"],
             r["csroute_status"]["dead"],
         )
         lines.append("  ".join(f"{c!s:>11}" for c in cells))
@@ -255,20 +272,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=75_000)
     parser.add_argument("--users", type=int, default=6_000)
+    parser.add_argument("--run-length", type=int, default=1)
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--drain-s", type=float, default=180)
     parser.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    parser.add_argument("--out", default="custify_delivery")
     args = parser.parse_args()
-    rows = [
-        run(v, args.events, args.users, args.warmup, args.seconds)
-        for v in args.variant or list(VARIANTS)
-    ]
+    load = Workload(
+        args.events, args.users, args.run_length, args.warmup, args.seconds,
+        args.latency_ms, args.drain_s,
+    )  # fmt: skip
+    rows = [run(v, load) for v in args.variant or list(VARIANTS)]
     results = {"machine": machine(), "ceiling_events_per_s": CEILING, "runs": rows}
     print(table(rows))
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "custify_delivery.json").write_text(json.dumps(results, indent=2))
+    (out / f"{args.out}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
