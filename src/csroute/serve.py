@@ -1,8 +1,9 @@
 """Running csroute: the gateway and the router in one process, or either role alone.
 
-Both roles share one event loop: ingestion is I/O-bound (the store's writer thread does the
-commits), and the router yields between requests. ``--role`` splits them across processes when
-one process is not enough.
+Both roles share one event loop: ingestion is I/O-bound (the store's writer does the commits),
+and the router yields between requests. ``--role`` splits them across processes when one
+process is not enough: ``gateway`` only ingests, ``worker`` only delivers. With PostgreSQL any
+number of each may run on any machines; with SQLite, one worker per database file.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.ops.app import create_ops_app
 from csroute.router.router import Router
 from csroute.secrets import mask
-from csroute.store.open import open_store
+from csroute.store.open import open_store, shown_url
 
-Role = Literal["all", "gateway", "router"]
+Role = Literal["all", "gateway", "worker"]
 log = logging.getLogger("csroute")
 
 
@@ -36,14 +37,19 @@ def banner(config: Config, role: Role) -> list[str]:
     for s in config.sources:
         state = "enabled" if s.enabled else "disabled"
         lines.append(f"source {s.name!r} ({state}) write key {mask(s.write_key)}")
-    if role in ("all", "router"):
+    if role in ("all", "worker"):
         for d in config.destinations:
             if d.enabled:
                 fed = ", ".join(config.sources_of(d.name)) or "no sources connected"
                 lines.append(f"destination {d.name!r} ({d.type}) from {fed}")
     store = config.store
-    where = config.data_path(store.path) if store.backend == "sqlite" else "postgresql"
-    lines.append(f"store: {store.backend} ({where})")
+    if store.backend == "sqlite":
+        lines.append(f"store: sqlite ({config.data_path(store.path)})")
+    else:
+        lines.append(
+            f"store: postgres ({shown_url(store.url)}), {store.partition_count()} partitions"
+            " per destination"
+        )
     return lines
 
 
@@ -71,7 +77,7 @@ async def serve(
     same process (the demo's sandboxes)."""
     logs.setup(config.logging.format, config.logging.level)
     store = await open_store(config)
-    router = Router(config, store) if role in ("all", "router") else None
+    router = Router(config, store) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router)
     if role in ("all", "gateway"):
         metrics = PrometheusGatewayMetrics()

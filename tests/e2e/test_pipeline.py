@@ -17,6 +17,7 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
+from support.postgres import fresh_database
 from support.process import CsrouteProcess
 from support.receiver import Receiver
 from support.servers import ServerThread
@@ -32,6 +33,16 @@ def pipeline_config(receiver_url: str, **webhook: Any) -> dict[str, Any]:
         ],
         "connections": [{"source": "app", "destinations": ["hook"]}],
         "delivery": {"backoff_base_s": 0.05, "backoff_max_s": 0.5, "max_attempts": 1000},
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The guarantee tests run once per store backend: this is the config's ``store`` key."""
+    if request.param == "sqlite":
+        return {}
+    return {
+        "store": {"backend": "postgres", "url": fresh_database(), "partitions": 4, "lease_ttl_s": 2}
     }
 
 
@@ -79,10 +90,12 @@ def test_real_sdk_events_reach_the_webhook(
     assert "sentAt" in track and track["context"]["library"]["name"]
 
 
-def test_kill_9_loses_no_acknowledged_event(tmp_path: Path, receiver: tuple[Receiver, str]) -> None:
+def test_kill_9_loses_no_acknowledged_event(
+    tmp_path: Path, receiver: tuple[Receiver, str], store_config: dict[str, Any]
+) -> None:
     """SIGKILL csroute twice while it ingests and delivers; every acked event still arrives."""
     r, url = receiver
-    csroute = CsrouteProcess(tmp_path, pipeline_config(url))
+    csroute = CsrouteProcess(tmp_path, {**pipeline_config(url), **store_config})
     acked: list[int] = []
     stop = threading.Event()
 
@@ -131,12 +144,12 @@ def test_kill_9_loses_no_acknowledged_event(tmp_path: Path, receiver: tuple[Rece
 
 
 def test_gateway_and_router_as_separate_processes_share_the_log(
-    tmp_path: Path, receiver: tuple[Receiver, str]
+    tmp_path: Path, receiver: tuple[Receiver, str], store_config: dict[str, Any]
 ) -> None:
     r, url = receiver
     (tmp_path / "gw").mkdir()
     (tmp_path / "rt").mkdir()
-    shared = {"data_dir": str(tmp_path / "data")}
+    shared = {"data_dir": str(tmp_path / "data"), **store_config}
     gateway = CsrouteProcess(tmp_path / "gw", {**pipeline_config(url), **shared}, role="gateway")
     router = CsrouteProcess(tmp_path / "rt", {**pipeline_config(url), **shared}, role="router")
     gateway.start()

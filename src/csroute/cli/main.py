@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from csroute.cli import custify, dlq, sandbox, transform
+from csroute.cli import custify, db, dlq, sandbox, transform
 from csroute.cli.common import ConfigOption, fail, load_config, out
 from csroute.cli.forget import forget
 from csroute.cli.send import send
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(custify.app, name="custify")
+app.add_typer(db.app, name="db")
 app.command("forget")(forget)
 app.command("transform")(transform.transform)
 app.command("send")(send)
@@ -36,7 +37,8 @@ def serve(
     role: Annotated[
         str,
         typer.Option(
-            help="all: gateway and router; gateway: ingestion only; router: delivery only."
+            help="all: gateway and worker; gateway: ingestion only; worker (or router):"
+            " delivery only. With PostgreSQL, run any number of each."
         ),
     ] = "all",
     host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
@@ -47,8 +49,9 @@ def serve(
     from csroute.demo import demo_sandboxes
     from csroute.serve import run
 
-    if role not in ("all", "gateway", "router"):
-        fail(f"--role: must be all, gateway or router (got {role!r})", 2)
+    role = {"router": "worker"}.get(role, role)
+    if role not in ("all", "gateway", "worker"):
+        fail(f"--role: must be all, gateway or worker (got {role!r})", 2)
     cfg = load_config(config)
     if host is not None:
         cfg.server.host = host

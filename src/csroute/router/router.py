@@ -1,8 +1,10 @@
-"""The router: one independent delivery worker per enabled destination.
+"""The router: independent delivery workers for each enabled destination.
 
-Each destination has its own worker, HTTP connection pool and rate limiter, so a slow or failing
-destination never slows another. Ingestion never waits on the router: the gateway appends to
-the store, and ``wake`` merely tells idle workers there is something new.
+Each destination has its own workers, HTTP connection pools and rate limiter, so a slow or
+failing destination never slows another. Ingestion never waits on the router: the gateway
+appends to the store, and ``wake`` merely tells idle workers there is something new. Several
+router processes share a destination by leasing partitions of its users (see ``share``); alone,
+a router holds every partition.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
+from functools import partial
 from typing import Any
 
 from csroute.config import Config, DestinationConfig
@@ -17,8 +23,9 @@ from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 from csroute.router import metrics
 from csroute.router.filters import EventFilter
 from csroute.router.ratelimit import LIMITERS, Limiters
+from csroute.router.share import Share
 from csroute.router.worker import DestinationWorker
-from csroute.store.base import Store
+from csroute.store.base import Partition, Store
 
 log = logging.getLogger("csroute.router")
 
@@ -28,18 +35,33 @@ class Router:
         self.config = config
         self.store = store
         self.limiters = limiters
-        self.workers: dict[str, DestinationWorker] = {}
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """Who this process is in the store's partition leases."""
+        self.shares: dict[str, Share] = {}
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         for destination in config.destinations:
             if destination.enabled:
-                self.workers[destination.name] = self._worker(destination)
+                self._settings(destination)  # fail now, not in a task, on invalid settings
+                self.shares[destination.name] = Share(
+                    destination.name,
+                    store,
+                    config.store.partition_count(),
+                    self.owner,
+                    config.store.lease_ttl_s,
+                    partial(self._worker, destination),
+                )
 
-    def _worker(self, destination: DestinationConfig) -> DestinationWorker:
-        dtype = DESTINATION_TYPES[destination.type]
+    @staticmethod
+    def _settings(destination: DestinationConfig) -> Any:
         settings, problems = parse_settings(destination.type, destination.settings)
         if problems:  # config.check already refused these; this guards direct construction
             raise ValueError(f"destination {destination.name!r}: {'; '.join(problems)}")
+        return settings
+
+    def _worker(self, destination: DestinationConfig, partition: Partition) -> DestinationWorker:
+        dtype = DESTINATION_TYPES[destination.type]
+        settings = self._settings(destination)
         return DestinationWorker(
             name=destination.name,
             dtype=dtype,
@@ -49,11 +71,12 @@ class Router:
             event_filter=EventFilter(destination),
             store=self.store,
             limiters=self.limiters,
+            partition=partition,
         )
 
     def start(self) -> None:
-        for worker in self.workers.values():
-            self._tasks.append(asyncio.create_task(worker.run(self._stopping), name=worker.name))
+        for share in self.shares.values():
+            self._tasks.append(asyncio.create_task(share.run(self._stopping), name=share.name))
         if self.config.store.prune_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._prune(), name="prune"))
 
@@ -79,8 +102,8 @@ class Router:
 
     def wake(self) -> None:
         """New events were appended: idle workers look at once instead of at their next poll."""
-        for worker in self.workers.values():
-            worker.wake.set()
+        for share in self.shares.values():
+            share.wake()
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Finish the rounds in flight (they record their outcomes), then stop."""
@@ -97,12 +120,13 @@ class Router:
     async def status(self) -> dict[str, dict[str, Any]]:
         """Per destination: delivered, pending, retrying, dead, filtered, backlog."""
         report: dict[str, dict[str, Any]] = {}
-        for name, worker in self.workers.items():
-            stats = await self.store.stats(name, worker.sources)
+        types = {d.name: d.type for d in self.config.destinations}
+        for name, share in self.shares.items():
+            stats = await self.store.stats(name, self.config.sources_of(name))
             metrics.BACKLOG.labels(name).set(stats.backlog)
             metrics.PENDING.labels(name).set(stats.retrying + stats.held)
             report[name] = {
-                "type": worker.dtype.name,
+                "type": DESTINATION_TYPES[types[name]].name,
                 "delivered": stats.delivered,
                 "filtered": stats.filtered,
                 "filtered_by_reason": dict(stats.filtered_by_reason),
@@ -111,6 +135,6 @@ class Router:
                 "retrying": stats.retrying,
                 "held": stats.held,
                 "backlog": stats.backlog,
-                "paused": worker.breaker_until > 0,
+                "paused": any(w.breaker_until > 0 for w in share.workers),
             }
         return report

@@ -1,4 +1,5 @@
-"""Delivering one destination, in rounds: read, filter, transform, deliver, record.
+"""Delivering one destination (or one partition of its users), in rounds: read, filter,
+transform, deliver, record.
 
 A round takes the pending events that are due and a page of new events, sorts them into lanes
 (one user always lands in the same lane, and a lane delivers strictly in order, so per-user
@@ -10,6 +11,9 @@ behind it, while everybody else carries on.
 When a whole round fails (the destination is down), a circuit breaker stops reading new
 events and only probes with a few due retries, so an outage parks one page of events instead
 of shovelling the whole backlog into the pending table.
+
+With several worker processes, each delivers the partitions it leases (see ``share``); a
+worker then sees only its partition's users, so nothing here changes.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact, secrets_of
 from csroute.router.sender import Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
-from csroute.store.base import FORGOTTEN, DeadLetter, Retry, Round, Store
+from csroute.store.base import FORGOTTEN, WHOLE, DeadLetter, Partition, Retry, Round, Store
 
 log = logging.getLogger("csroute.router")
 
@@ -89,8 +93,10 @@ class DestinationWorker:
         event_filter: EventFilter,
         store: Store,
         limiters: Limiters,
+        partition: Partition = WHOLE,
     ) -> None:
         self.name = name
+        self.partition = partition
         self.dtype = dtype
         self.settings = settings
         self.policy = policy
@@ -115,7 +121,7 @@ class DestinationWorker:
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event, idle_s: float = 0.1) -> None:
-        self.blocked = await self.store.blocked_users(self.name)
+        self.blocked = await self.store.blocked_users(self.name, self.partition)
         async with new_session(self.policy.concurrency) as self.session:
             await self._loop(stopping, idle_s)
 
@@ -140,20 +146,26 @@ class DestinationWorker:
         now = time.time()
         breaker_open = now < self.breaker_until
         limit = self.policy.concurrency if breaker_open else self.policy.page_size
-        due = await self.store.due(self.name, now, limit)
+        due = await self.store.due(self.name, now, limit, self.partition)
         page = (
             None
             if breaker_open
-            else await self.store.read_new(self.name, self.sources, self.policy.page_size)
+            else await self.store.read_new(
+                self.name, self.sources, self.policy.page_size, self.partition
+            )
         )
         new = page.events if page else []
         if not due and not new:
             if page is not None and page.cursor != self.cursor:
-                await self.store.record(Round(self.name, now, cursor=page.cursor))
+                await self.store.record(
+                    Round(self.name, now, cursor=page.cursor, partition=self.partition)
+                )
                 self.cursor = page.cursor
             return False
 
-        outcome = Round(self.name, now, cursor=page.cursor if page else None)
+        outcome = Round(
+            self.name, now, cursor=page.cursor if page else None, partition=self.partition
+        )
         if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
             self.forgotten = await self.store.forgotten(self.name)
             self._forgotten_read_at = now

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from csroute.config import Config
+from csroute.secrets import mask
 from csroute.store.base import Store
+
+
+def shown_url(url: str) -> str:
+    """A connection URL fit for logs and output: its password masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    netloc = f"{parts.username or ''}:{mask(parts.password)}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def open_store(config: Config) -> Store:

@@ -1,0 +1,140 @@
+"""Sharing one destination's work between worker processes, by leased partitions.
+
+A destination's users fall in ``n`` partitions (``store.partitions``). Each worker process
+leases a fair share of them from the store and runs one ``DestinationWorker`` per partition it
+holds. A user always falls in the same partition and a partition has one holder at a time, so
+per-user order holds across processes. Every ``ttl / 3`` the share renews its leases, takes
+free or expired ones (a dead worker's) up to its fair share, and hands back partitions beyond
+it, once their rounds are finished, so that a worker that joins gets work. A partition whose
+lease was lost (renewals failed for a whole ``ttl``) is dropped at once: another worker owns
+it by then.
+
+With one worker process (SQLite, or one PostgreSQL worker) the share holds every partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from csroute.router.worker import DestinationWorker
+from csroute.store.base import Partition, Store
+
+log = logging.getLogger("csroute.router")
+
+
+@dataclass(slots=True)
+class _Running:
+    worker: DestinationWorker
+    stopping: asyncio.Event
+    task: asyncio.Task[None]
+
+
+class Share:
+    """This process's part of one destination: the partitions it leases, each with a worker."""
+
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        partitions: int,
+        owner: str,
+        ttl_s: float,
+        make_worker: Callable[[Partition], DestinationWorker],
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.partitions = partitions
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self.make_worker = make_worker
+        self.running: dict[int, _Running] = {}
+        self._renewed_at = time.time()
+
+    @property
+    def workers(self) -> list[DestinationWorker]:
+        return [r.worker for r in self.running.values()]
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Balance every ``ttl / 3`` until ``stopping``; then finish the rounds in flight and
+        hand every partition back, so that other workers take over without waiting."""
+        try:
+            while not stopping.is_set():
+                try:
+                    await self.balance()
+                except Exception:
+                    log.exception("balancing partitions failed", extra={"destination": self.name})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.ttl_s / 3)
+        except asyncio.CancelledError:
+            for running in self.running.values():
+                running.task.cancel()
+            raise
+        held = sorted(self.running)
+        await self._stop(held)
+        if held:
+            with contextlib.suppress(Exception):
+                await self.store.release(self.name, self.partitions, self.owner, held)
+
+    async def balance(self) -> None:
+        """Renew, take over and hand back leases; start and stop workers to match."""
+        now = time.time()
+        try:
+            leases = await self.store.lease(self.name, self.partitions, self.owner, now, self.ttl_s)
+        except Exception:
+            log.exception("renewing partition leases failed", extra={"destination": self.name})
+            if now - self._renewed_at > self.ttl_s * 0.8:
+                # Others may take our partitions over any moment now: stop before they do.
+                self._cancel(sorted(self.running))
+            return
+        self._renewed_at = now
+        held = set(leases.held)
+        self._cancel([k for k in self.running if k not in held])
+        excess = sorted(held)[math.ceil(self.partitions / leases.workers) :]
+        if excess:
+            await self._stop(excess)
+            await self.store.release(self.name, self.partitions, self.owner, excess)
+            held.difference_update(excess)
+            log.info(
+                "handed partitions over", extra={"destination": self.name, "partitions": excess}
+            )
+        for k in sorted(held - self.running.keys()):
+            self._start(k)
+
+    def wake(self) -> None:
+        for running in self.running.values():
+            running.worker.wake.set()
+
+    def _start(self, k: int) -> None:
+        worker = self.make_worker((k, self.partitions))
+        stopping = asyncio.Event()
+        task = asyncio.create_task(worker.run(stopping), name=f"{self.name}#{k}")
+        self.running[k] = _Running(worker, stopping, task)
+        if self.partitions > 1:
+            log.info("delivering partition", extra={"destination": self.name, "partition": k})
+
+    async def _stop(self, ks: list[int]) -> None:
+        """Let these partitions' rounds in flight finish and record, then stop their workers."""
+        stopping = [self.running.pop(k) for k in ks if k in self.running]
+        for running in stopping:
+            running.stopping.set()
+            running.worker.wake.set()
+        try:
+            await asyncio.gather(*(r.task for r in stopping), return_exceptions=True)
+        except asyncio.CancelledError:
+            for running in stopping:
+                running.task.cancel()
+            raise
+
+    def _cancel(self, ks: list[int]) -> None:
+        """Drop partitions at once (their leases are lost): an unrecorded round is redone by
+        the new holder, at least once as always."""
+        for k in ks:
+            running = self.running.pop(k)
+            running.task.cancel()
+            log.warning("lost partition lease", extra={"destination": self.name, "partition": k})
