@@ -288,8 +288,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("custom-data", "delete", "custom_data", "delete", "DELETE /custom_data/{model}/...",
            kind="delete", args=(*DATA_OWNER, *DATA_KEY)),
     # Read-only
-    Action("meetings", "list", "meetings", "list", "GET /calendar/meeting[/{type}/{id}]",
-           kind="list",
+    Action("meetings", "list", "meetings", "list",
+           "GET /calendar/meeting or /calendar/meeting/{type}/{id}", kind="list",
            args=(_arg("entity_type", "company or people.", choices=("company", "people")),
                  _arg("entity_id", "Internal id of that entity."))),
     Action("surveys", "list", "surveys", "list", "GET /survey", kind="list"),

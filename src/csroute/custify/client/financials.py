@@ -31,12 +31,12 @@ class Financials(Group):
     async def update(
         self, body: Body = None, /, *, entity: str | None = None, **fields: Any
     ) -> Record:
-        """By internal id (``entity``), else by the body's ``externalId``."""
+        """By internal id (``entity``), else by the body's ``externalId``, which Custify
+        requires on every write."""
         data = merged(body, fields)
-        if entity:
-            return await self._record(Call("POST", f"{self.path}/{entity}", body=data))
         validate.required(data, "externalId")
-        return await self._record(Call("POST", self.path, body=data))
+        path = f"{self.path}/{entity}" if entity else self.path
+        return await self._record(Call("POST", path, body=data))
 
     async def upsert(
         self, body: Body = None, /, *, entity: str | None = None, **fields: Any

@@ -27,9 +27,9 @@ class Notes(Group):
         return await self._record(Call("POST", "/note", body=data))
 
     async def update(self, id: str, body: Body = None, /, **fields: Any) -> Record:
-        """``POST /note/{id}``: the whole note body, as on create."""
+        """``POST /note/{id}``: only the fields sent change."""
         data = merged(body, fields)
-        check_note(data)
+        validate.choice(data, "entityModel", ENTITY_MODELS)
         return await self._record(Call("POST", f"/note/{id}", body=data))
 
     async def upsert(self, body: Body = None, /, *, id: str | None = None, **fields: Any) -> Record:
