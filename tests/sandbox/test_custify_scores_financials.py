@@ -90,6 +90,11 @@ def test_upsert_by_external_id_and_update_by_internal_id(custify: httpx.Client) 
         custify.post(f"/financial/deal/{created['id']}", json={"externalId": "D-1", "value": 9})
     )
     assert (by_id["id"], by_id["value"]) == (created["id"], 9)
+    without_external_id = ok(custify.post(f"/financial/deal/{created['id']}", json={"value": 10}))
+    assert (without_external_id["value"], without_external_id["externalIds"]) == (
+        10,
+        {"custify": "D-1"},
+    )
     renamed = ok(custify.post(f"/financial/deal/{created['id']}", json={"externalId": "D-2"}))
     assert renamed["externalIds"] == {"custify": "D-2"}
     assert ok(custify.get("/financial/deal", params={"externalId": "D-1"})) == {

@@ -107,12 +107,15 @@ def _changes(state: State, body: Record, fields: dict[str, Parse]) -> Record:
 
 
 def _write(state: State, kind: str, body: Record, record: Record | None) -> Record:
-    """Create or update one record; ``externalId`` is required on every write."""
+    """Create or update one record. ``externalId`` is required unless the record is named by its
+    internal id, where it may be sent to change the record's ``externalId``."""
     collection, fields = TYPES[kind]
-    external_id = rules.required(rules.identifier(body, "externalId"), "externalId")
+    external_id = rules.identifier(body, "externalId")
+    if record is None:
+        external_id = rules.required(external_id, "externalId")
     changes = _changes(state, body, fields)
     index = state.financials_by_external_id
-    holder = index.get((collection, external_id))
+    holder = index.get((collection, external_id)) if external_id else None
     if record is None and holder is not None:
         record = state.collection(collection)[holder]
     elif record is not None and holder not in (None, record["id"]):
@@ -130,7 +133,7 @@ def _write(state: State, kind: str, body: Record, record: Record | None) -> Reco
         }
         state.collection(collection)[record["id"]] = record
     previous = record["externalIds"].get("custify")
-    if previous != external_id:
+    if external_id is not None and previous != external_id:
         index.pop((collection, previous), None)
         index[(collection, external_id)] = record["id"]
         record["externalIds"] = {"custify": external_id}
