@@ -168,7 +168,8 @@ class Plan:
         return document
 
     def stop_router(self) -> None:
-        """SIGTERM, as an operator stops it: rounds in flight get the router's grace period."""
+        """SIGTERM, as an operator stops it. Its exit code is reported: a negative one means
+        the signal ended the process before the router recorded its rounds in flight."""
         assert self.router is not None
         self.router.terminate()
         self.router.wait(60)
@@ -202,7 +203,8 @@ def timeline(state: dict[str, Any]) -> list[tuple[float, int]]:
 
 
 def busiest_minute(times: list[float]) -> int:
-    """The most requests in any 60 s span (two pointers over the sorted times)."""
+    """The most requests landed in any 60 s span (two pointers over the sorted times); the
+    sandbox's window counts exactly these, since requests answered 429 use no budget."""
     times = sorted(times)
     most, first = 0, 0
     for last, at in enumerate(times):
