@@ -10,11 +10,14 @@ The virtual environment is (re)built when pyproject.toml changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -43,14 +46,49 @@ def run(*cmd: str) -> int:
     return subprocess.run(cmd, cwd=ROOT).returncode
 
 
+POSTGRES_URL = "CSROUTE_TEST_POSTGRES_URL"
+
+
+@contextlib.contextmanager
+def postgres_for_tests() -> Iterator[None]:
+    """Start a throwaway PostgreSQL server (scripts/postgres.py) and hand its URL to the tests.
+
+    Kept when the variable is set already. When no server can be had, CI fails; elsewhere the
+    tests that need one are skipped with the message saying how to get PostgreSQL.
+    """
+    if os.environ.get(POSTGRES_URL):
+        yield
+        return
+    spec = importlib.util.spec_from_file_location("postgres", ROOT / "scripts" / "postgres.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(script.temporary_server())
+        except (script.Unavailable, subprocess.CalledProcessError) as e:
+            if os.environ.get("CI"):
+                sys.exit(f"CI needs PostgreSQL for the tests and none could be started: {e}")
+            print(f"note: the PostgreSQL tests will be skipped: {e}", flush=True)
+            yield
+            return
+        print(f"PostgreSQL for the tests at {url}", flush=True)
+        os.environ[POSTGRES_URL] = url
+        try:
+            yield
+        finally:
+            del os.environ[POSTGRES_URL]
+
+
 def test(args: list[str]) -> int:
     checks = [
-        (str(BIN / "ruff"), "check", "src", "tests", "bench", "run.py"),
-        (str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "run.py"),
+        (str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts", "run.py"),
+        (str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts", "run.py"),
         (str(BIN / "mypy"),),
     ]
     failed = [c for c in checks if run(*c) != 0]
-    code = run(str(BIN / "python"), "-m", "pytest", *args)
+    with postgres_for_tests():
+        code = run(str(BIN / "python"), "-m", "pytest", *args)
     if failed:
         print("failed checks:", ", ".join(" ".join(c[1:]) or c[0] for c in failed))
         return code or 1
