@@ -273,9 +273,9 @@ def test_local_rules_for_scores_identifiers_and_batches(
 def test_client_and_pipeline_share_one_limiter_per_key(url: str) -> None:
     pipeline = delivery(Settings(api_key=API_KEY, base_url=url))
     with Custify(API_KEY, url + "/") as client:
-        assert client._async._core.limiter is LIMITERS.get(pipeline.rate_limit)
+        assert client.limiter is LIMITERS.get(pipeline.rate_limit)
     with Custify("another-key", url) as other:
-        assert other._async._core.limiter is not LIMITERS.get(pipeline.rate_limit)
+        assert other.limiter is not LIMITERS.get(pipeline.rate_limit)
 
 
 async def test_a_run_over_the_rate_limit_slows_down_instead_of_failing() -> None:
@@ -297,4 +297,4 @@ async def test_a_run_over_the_rate_limit_slows_down_instead_of_failing() -> None
         statuses = [r["status"] for r in sandbox_requests(url)]
     assert sorted(done) == sorted(listed) == sorted(f"u{i}" for i in range(30))
     assert 429 in statuses  # the limit really was exceeded
-    assert client._core.limiter.throttled > 0
+    assert client.limiter.throttled > 0

@@ -12,7 +12,7 @@ import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 import typer
@@ -47,7 +47,9 @@ _TYPES: dict[str, Any] = {
 }
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
+    """``common.fail`` with the message escaped: Custify's texts and field paths such as
+    ``jobs[0]`` must not be read as rich markup."""
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
@@ -149,7 +151,6 @@ def connection_for(config: Path | None, name: str | None) -> Connection:
         return resolve(load_config(config), name)
     except ConnectionNotFound as e:
         fail(str(e), 2)
-        raise
 
 
 def _values(action: Action, given: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from csroute.custify.client.tasks import Tasks
 from csroute.custify.client.tickets import Tickets
 from csroute.custify.client.time_tracks import TimeTracks
 from csroute.destinations.custify.settings import DEFAULT_BASE_URL
+from csroute.router.ratelimit import Limiter
 
 
 class AsyncCustify:
@@ -81,6 +82,11 @@ class AsyncCustify:
         self.lifecycles = Lifecycles(core)
         self.playbooks = Playbooks(core)
         self.objectives = Objectives(core)
+
+    @property
+    def limiter(self) -> Limiter:
+        """The process-wide limiter of this API key, shared with the pipeline (for metrics)."""
+        return self._core.limiter
 
     @property
     def recorded(self) -> list[Record]:

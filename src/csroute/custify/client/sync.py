@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from csroute.custify.client.client import AsyncCustify
 from csroute.custify.client.envelopes import Record
+from csroute.router.ratelimit import Limiter
 
 G = TypeVar("G")
 T = TypeVar("T")
@@ -85,6 +86,10 @@ class Custify:
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    @property
+    def limiter(self) -> Limiter:
+        return self._async.limiter
 
     @property
     def recorded(self) -> list[Record]:
