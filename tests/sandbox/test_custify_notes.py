@@ -91,3 +91,6 @@ def test_entity_listing_puts_sticky_notes_first(custify: httpx.Client) -> None:
     assert [n["id"] for n in listed["notes"]] == [pinned["id"], latest["id"], first["id"]]
     assert listed["total"] == 3
     assert ok(custify.get(f"/note/{'d' * 24}")) == {"notes": [], "total": 0}
+    slash = {"text": "by /note/", "entity": acme["id"], "entityModel": "Company"}
+    assert ok(custify.post("/note/", json=slash))["text"] == "by /note/"
+    assert ok(custify.get("/note/"))["total"] == 5

@@ -127,6 +127,8 @@ def test_one_match_is_a_bare_object_otherwise_a_wrapper(custify: httpx.Client) -
     assert ok(custify.get("/financial/invoice")) == only
     assert ok(custify.get(f"/financial/invoice/{only['id']}")) == only
     assert ok(custify.get(f"/financial/invoice/{'b' * 24}")) == {"invoices": [], "total": 0}
+    acme_id = only["company"]
+    assert ok(custify.get(f"/financial/invoice/{acme_id}")) == only  # an owner's records
     ok(
         custify.post(
             "/financial/invoice", json={"externalId": "I-2", "user_id": "ann", "status": "unpaid"}
@@ -138,6 +140,8 @@ def test_one_match_is_a_bare_object_otherwise_a_wrapper(custify: httpx.Client) -
         "I-1",
     ]
     assert ok(custify.get("/financial/invoice", params={"company_id": "acme"})) == only
+    ok(custify.post("/financial/invoice", json={"externalId": "I-3", "company_id": "acme"}))
+    assert ok(custify.get(f"/financial/invoice/{acme_id}"))["total"] == 2
     assert ok(custify.get("/financial/invoice", params={"company_id": "ghost"})) == {
         "invoices": [],
         "total": 0,

@@ -197,9 +197,23 @@ async def list_financials(request: Request) -> Response:
 
 
 async def get_financial(request: Request) -> Response:
+    """The record with that internal id; a company's or person's internal id lists its records
+    instead, in case ``{entity}`` names the owner (the spec's wording allows both readings)."""
+    state = state_of(request)
     _, collection, _ = _type(request)
-    record = state_of(request).collection(collection).get(request.path_params["entity"])
-    return _envelope(collection, [record] if record else [], 1 if record else 0)
+    entity = request.path_params["entity"]
+    records = state.collection(collection)
+    if entity in records:
+        return _envelope(collection, [records[entity]], 1)
+    owned = [r for r in records.values() if entity in (r["company"], r["people"])]
+    page = page_of(
+        owned,
+        request.query_params,
+        max_items=MAX_PER_PAGE,
+        default_sort="created_at",
+        styles=("sort",),
+    )
+    return _envelope(collection, page.items, page.total)
 
 
 def _delete(state: State, collection: str, record: Record) -> Response:

@@ -140,6 +140,8 @@ async def entity_notes(request: Request) -> Response:
 ROUTES = [
     Route("/note", list_notes, methods=["GET"]),
     Route("/note", post_note, methods=["POST"]),
+    Route("/note/", list_notes, methods=["GET"]),  # the spec's /note/{id} with no id
+    Route("/note/", post_note, methods=["POST"]),
     Route("/note/{entityId}", entity_notes, methods=["GET"]),
     Route("/note/{id}", update_note, methods=["POST"]),
 ]

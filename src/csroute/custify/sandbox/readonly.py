@@ -78,7 +78,7 @@ SEEDABLE: dict[str, Record] = {
     },
     "objectives": {"objectiveStatus": "not_started"},
 }
-# listed by ``position`` (asc) by default; a seeded record without one goes last
+# listed by ``position`` (asc) by default; seeded without one, a record takes the next
 POSITIONED = ("lifecycles", "playbooks")
 
 

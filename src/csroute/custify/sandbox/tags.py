@@ -177,6 +177,8 @@ async def post_people_tag(request: Request) -> Response:
 ROUTES = [
     Route("/tag", list_tags, methods=["GET"]),
     Route("/tag", post_tag, methods=["POST"]),
+    Route("/tag/", list_tags, methods=["GET"]),  # the spec's /tag/{id} with no id
+    Route("/tag/", post_tag, methods=["POST"]),
     Route("/tag/entity", patch_tag_entity, methods=["PATCH"]),
     Route("/tag/{id}", get_tag, methods=["GET"]),
     Route("/tag/{id}", update_tag, methods=["POST"]),
