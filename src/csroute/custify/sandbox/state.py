@@ -19,9 +19,13 @@ from starlette.requests import Request
 from csroute.custify.sandbox.responses import Record
 
 
-def now_iso() -> str:
+def iso(moment: datetime) -> str:
     """Custify's timestamp style: ISO-8601 with milliseconds and ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
 
 
 class ObjectIds:
@@ -45,10 +49,6 @@ def is_object_id(value: Any) -> bool:
     return (
         isinstance(value, str) and len(value) == 24 and all(c in "0123456789abcdef" for c in value)
     )
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Stamps:
