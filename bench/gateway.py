@@ -13,7 +13,7 @@ one process, no access log), started by this file (``serve-noop PORT``). Both ar
 3. csroute batch: ``POST /v1/batch`` with 100 events per request; events/s is counted from
    the rows in the log after the run, not from responses.
 
-Prints a table and writes JSON to bench/results/gateway.json.
+Prints a table and writes JSON to bench/results/gateway-c<connections>.json.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ def main() -> None:
     args = parser.parse_args()
     results = bench(args.duration, args.connections)
     report(results)
-    out = ROOT / "bench" / "results" / "gateway.json"
+    out = ROOT / "bench" / "results" / f"gateway-c{args.connections}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"written to {out.relative_to(ROOT)}")
