@@ -226,7 +226,7 @@ def _paged(key: str, page: Page) -> Response:
 
 
 OBJECTIVE_FILTERS = field_filters.by_key(
-    "objectiveStatus", "importance", "risk", "health", "assignedTo", "tags"
+    "objectiveStatus", "importance", "risk", "health", "dueAt", "assignedTo", "tags"
 )
 
 
