@@ -128,7 +128,6 @@ def test_two_gateways_three_workers_and_a_killed_worker(tmp_path: Path) -> None:
                 p.stop.set()
                 p.join()
             acked = {u: ns for p in producers for u, ns in p.acked.items()}
-            total = sum(len(ns) for ns in acked.values())
             wait_for(
                 lambda: (
                     {(e["userId"], e["properties"]["n"]) for e in receiver.accepted}
@@ -140,7 +139,6 @@ def test_two_gateways_three_workers_and_a_killed_worker(tmp_path: Path) -> None:
                 p.stop.set()
             for process in processes:
                 process.stop()
-    assert total >= 4000
     for user, events in receiver.by_user().items():
         # At least once: a round the victim had in flight may come again. Order is judged on
         # each event's first arrival.

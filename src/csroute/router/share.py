@@ -3,9 +3,10 @@
 A destination's users fall in ``n`` partitions (``store.partitions``). Each worker process
 leases a fair share of them from the store and runs one ``DestinationWorker`` per partition it
 holds. A user always falls in the same partition and a partition has one holder at a time, so
-per-user order holds across processes. Every ``ttl / 3`` the share renews its leases, takes
+per-user order holds across processes. Every ``BALANCE_S`` the share renews its leases, takes
 free or expired ones (a dead worker's) up to its fair share, and hands back partitions beyond
-it, once their rounds are finished, so that a worker that joins gets work. A partition whose
+it, once their rounds are finished, so that a worker that joins gets work within about a second
+(balancing runs at least once a second, however long the ttl). A partition whose
 lease was lost (renewals failed for a whole ``ttl``) is dropped at once: another worker owns
 it by then.
 
@@ -26,6 +27,10 @@ from csroute.router.worker import DestinationWorker
 from csroute.store.base import Partition, Store
 
 log = logging.getLogger("csroute.router")
+
+BALANCE_S = 1.0
+"""How often a share balances (more often when the lease ttl is under 3 s): the delay before a
+worker that joins, or a partition handed back, gets to work. One small transaction each time."""
 
 
 @dataclass(slots=True)
@@ -61,7 +66,7 @@ class Share:
         return [r.worker for r in self.running.values()]
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Balance every ``ttl / 3`` until ``stopping``; then finish the rounds in flight and
+        """Balance every ``BALANCE_S`` until ``stopping``; then finish the rounds in flight and
         hand every partition back, so that other workers take over without waiting."""
         try:
             while not stopping.is_set():
@@ -70,7 +75,7 @@ class Share:
                 except Exception:
                     log.exception("balancing partitions failed", extra={"destination": self.name})
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), self.ttl_s / 3)
+                    await asyncio.wait_for(stopping.wait(), min(BALANCE_S, self.ttl_s / 3))
         except asyncio.CancelledError:
             for running in self.running.values():
                 running.task.cancel()

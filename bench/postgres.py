@@ -1,0 +1,311 @@
+"""csroute on PostgreSQL: delivery with 1, 2 and 4 worker processes, ingestion through 2 gateways.
+
+    .venv/bin/python bench/postgres.py [--events 100000] [--ingest-seconds 20]
+
+Starts a throwaway PostgreSQL server (scripts/postgres.py, fsync on) on this machine.
+
+1. Delivery: pre-fills a fresh database with N track events of 1,000 users, starts W
+   ``csroute serve --role worker`` processes (8 partitions, webhook batches of 100) delivering
+   to ``bench/counting_receiver.py``, and times until the receiver has counted all N.
+2. Ingestion: two ``csroute serve --role gateway`` processes, each loaded by its own ``wrk``
+   posting ``/v1/batch`` requests of 100 events; events/s is what the log holds afterwards
+   divided by the duration.
+
+Prints a table and writes JSON to bench/results/postgres.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+import yaml
+
+from csroute.events.model import NewEvent
+from csroute.store.postgres import PostgresStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+WRITE_KEY = "bench-write-key"
+PARTITIONS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    spec = importlib.util.spec_from_file_location("pg", ROOT / "scripts" / "postgres.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with script.temporary_server(fsync=True) as url:
+        yield url
+
+
+def new_database(server: str, name: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}".encode())
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def event(i: int) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": "Page Loaded",
+        "userId": f"user-{i % 1000}",
+        "messageId": f"m-{i}",
+        "receivedAt": "2026-11-22T10:00:00.000Z",
+        "timestamp": "2026-11-22T10:00:00.000Z",
+        "properties": {"n": i, "path": "/pricing", "plan": "pro"},
+        "context": {"library": {"name": "bench", "version": "1"}},
+    }
+
+
+async def prefill(url: str, n: int) -> None:
+    store = await PostgresStore.open(url)
+    try:
+        for start in range(0, n, 5000):
+            await store.append(
+                [
+                    NewEvent("bench", f"user-{i % 1000}", "track", msgspec.json.encode(event(i)))
+                    for i in range(start, min(n, start + 5000))
+                ]
+            )
+    finally:
+        await store.close()
+
+
+def write_config(workdir: Path, url: str, receiver: str) -> Path:
+    config = {
+        "server": {"host": "127.0.0.1", "port": free_port()},
+        "store": {"backend": "postgres", "url": url, "partitions": PARTITIONS},
+        "logging": {"level": "warning"},
+        "sources": [{"name": "bench", "write_key": WRITE_KEY}],
+        "destinations": [
+            {"name": "hook", "type": "webhook", "settings": {"url": receiver, "batch_size": 100}}
+        ],
+        "connections": [{"source": "bench", "destinations": ["hook"]}],
+        "delivery": {"concurrency": 4, "page_size": 2000},
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "csroute.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def serve(config: Path, role: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PYTHON, "-m", "csroute", "serve", "--config", str(config), "--role", role],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time these processes have used so far."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+    return pids
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait()
+
+
+def delivery(server: str, n: int, workers: int, tmp: Path) -> dict[str, Any]:
+    url = new_database(server, f"deliver{workers}")
+    asyncio.run(prefill(url, n))
+    rport = free_port()
+    receiver_proc = subprocess.Popen(
+        [PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)]
+    )
+    receiver = f"http://127.0.0.1:{rport}"
+    wait_http(f"{receiver}/count")
+    procs = [
+        serve(write_config(tmp / f"w{workers}-{i}", url, receiver), "worker")
+        for i in range(workers)
+    ]
+    pg_before = cpu_seconds(postgres_pids())
+    try:
+        start = time.monotonic()
+        first = None
+        while (seen := int(httpx.get(f"{receiver}/count").text)) < n:
+            if first is None and seen:
+                first = (time.monotonic(), seen)
+            if time.monotonic() - start > 600:
+                raise RuntimeError(f"only {seen} of {n} delivered")
+            time.sleep(0.05)
+        end = time.monotonic()
+        elapsed = end - start
+        assert first is not None
+        steady = (n - first[1]) / (end - first[0])
+        cpu = {
+            "workers": cpu_seconds([p.pid for p in procs]),
+            "postgres": cpu_seconds(postgres_pids()) - pg_before,
+            "receiver": cpu_seconds([receiver_proc.pid]),
+        }
+    finally:
+        stop([*procs, receiver_proc])
+    return {
+        "workers": workers,
+        "events": n,
+        "delivered": seen,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(n / elapsed),
+        "events_per_s_after_first": round(steady),
+        "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
+    }
+
+
+def wrk_script(tmp: Path, batch: int) -> Path:
+    body = tmp / "batch.json"
+    body.write_bytes(msgspec.json.encode({"batch": [event(i) for i in range(batch)]}))
+    auth = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+    script = tmp / "post.lua"
+    script.write_text(
+        f"""
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*a")
+f:close()
+wrk.method = "POST"
+wrk.path = "/v1/batch"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic {auth}"
+"""
+    )
+    return script
+
+
+def ingestion(server: str, seconds: int, tmp: Path) -> dict[str, Any]:
+    url = new_database(server, "ingest")
+    configs = [write_config(tmp / f"g{i}", url, "http://127.0.0.1:9/unused") for i in range(2)]
+    procs = [serve(c, "gateway") for c in configs]
+    ports = [yaml.safe_load(c.read_text())["server"]["port"] for c in configs]
+    try:
+        for port in ports:
+            wait_http(f"http://127.0.0.1:{port}/health")
+        script = wrk_script(tmp, 100)
+        loads = [
+            subprocess.Popen(
+                [
+                    "wrk",
+                    "-t1",
+                    "-c32",
+                    f"-d{seconds}s",
+                    "-s",
+                    str(script),
+                    f"http://127.0.0.1:{port}",
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for port in ports
+        ]
+        outputs = [load.communicate()[0] for load in loads]
+    finally:
+        stop(procs)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+    stored = int(row[0]) if row else 0
+    non_2xx = sum(
+        int(line.split(":")[1]) for out in outputs for line in out.splitlines() if "Non-2xx" in line
+    )
+    return {
+        "gateways": 2,
+        "seconds": seconds,
+        "events_per_request": 100,
+        "events_stored": stored,
+        "events_per_s": round(stored / seconds),
+        "non_2xx_responses": non_2xx,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--ingest-seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "delivery": [],
+    }
+    with postgres() as server, tempfile.TemporaryDirectory() as tmp:
+        for workers in args.workers:
+            row = delivery(server, args.events, workers, Path(tmp))
+            print(json.dumps(row), flush=True)
+            results["delivery"].append(row)
+        results["ingestion"] = ingestion(server, args.ingest_seconds, Path(tmp))
+        print(json.dumps(results["ingestion"]), flush=True)
+    out = ROOT / "bench" / "results" / "postgres.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(
+        "| workers | events | seconds | events/s | after the first | CPU s: workers, pg, receiver |"
+    )
+    print("|---|---|---|---|---|---|")
+    for row in results["delivery"]:
+        cpu = ", ".join(str(v) for v in row["cpu_s"].values())
+        print(
+            f"| {row['workers']} | {row['events']} | {row['seconds']} | {row['events_per_s']}"
+            f" | {row['events_per_s_after_first']} | {cpu} |"
+        )
+    ing = results["ingestion"]
+    print(f"ingestion through 2 gateways: {ing['events_per_s']} events/s ({ing})")
+
+
+if __name__ == "__main__":
+    main()
