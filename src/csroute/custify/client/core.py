@@ -3,7 +3,7 @@ typed errors, dry runs, and paging over Custify's listing envelopes.
 
 aiohttp, as in the router's sender: it is the faster client here (docs/dependencies.md). The
 limiter is the process-wide one under the pipeline's own key for this API key, so the client and
-the event pipeline never spend the same budget twice.
+the event pipeline spend one budget between them.
 """
 
 from __future__ import annotations
