@@ -208,6 +208,7 @@ def bench(duration: int, connections: int) -> dict[str, Any]:
     )
     results: dict[str, Any] = {
         "machine": machine(),
+        "load_average_before": os.getloadavg()[0],
         "duration_s": duration,
         "connections": connections,
         "single_body_bytes": len(single),
@@ -241,6 +242,7 @@ def bench(duration: int, connections: int) -> dict[str, Any]:
             result["events_per_s"] = stored / elapsed
             result["events_per_request"] = per_request
             results[name] = result
+    results["load_average_after"] = os.getloadavg()[0]
     results["single_vs_noop"] = (
         results["single"]["requests_per_s"] / results["noop"]["requests_per_s"]
     )
@@ -265,6 +267,10 @@ def report(results: dict[str, Any]) -> None:
         print(
             f"{label:<28}{r['requests_per_s']:>10,.0f}{events:>12}{r['p50']:>10}{r['p99']:>10}{r['non_2xx']:>9}"
         )
+    print(
+        f"load average (1 min) before/after: {results['load_average_before']:.1f}/"
+        f"{results['load_average_after']:.1f} on {m['nproc']} cores"
+    )
     print(f"single / do-nothing: {results['single_vs_noop']:.2f}x (target >= 0.6)")
     print(f"batch events/s: {results['batch']['events_per_s']:,.0f} (target >= 50,000)")
 
