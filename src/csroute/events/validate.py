@@ -49,7 +49,6 @@ from csroute.events.timestamps import format_iso, parse_iso
 
 _OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
 _STRING_FIELDS: Final = ("event", "name")
-_TIMESTAMP_FIELDS: Final = ("timestamp", "originalTimestamp", "sentAt")
 _REQUIRED_ID: Final = {"group": "groupId", "alias": "previousId"}
 _ID_TYPES: Final = (str, int, float)
 _encode = msgspec.json.Encoder().encode
