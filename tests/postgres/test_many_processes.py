@@ -118,10 +118,12 @@ def test_two_gateways_three_workers_and_a_killed_worker(tmp_path: Path) -> None:
             wait_for(lambda: len(lease_holders(url)) == 3 and len(receiver.accepted) > 500)
             holders = lease_holders(url)
             victim = next(w for w in workers if any(f":{w.proc.pid}:" in o for o in holders))
+            (victim_id,) = (o for o in holders if f":{victim.proc.pid}:" in o)
             victim.kill()
             delivered = len(receiver.accepted)
             wait_for(lambda: len(receiver.accepted) > delivered + 2000)
             # The survivors hold every partition between them once the victim's leases expire.
+            wait_for(lambda: victim_id not in lease_holders(url))
             wait_for(lambda: sum(lease_holders(url).values()) == 8)
             assert len(lease_holders(url)) == 2
             for p in producers:
