@@ -51,8 +51,9 @@ class _Append:
 class Appender:
     """Owns one connection and the task that commits queued appends on it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout_s: int) -> None:
         self._url = url
+        self._connect_timeout_s = connect_timeout_s
         self._conn: Conn | None = None
         self._queue: asyncio.Queue[_Append | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -120,7 +121,9 @@ class Appender:
 
     async def _connection(self) -> Conn:
         if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+            self._conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=self._connect_timeout_s
+            )
         return self._conn
 
     async def _drop_connection(self) -> None:

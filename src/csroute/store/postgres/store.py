@@ -36,6 +36,10 @@ T = TypeVar("T")
 
 POOL_SIZE: Final = 8
 """Connections for reads and delivery-state writes (appends have one of their own)."""
+CONNECT_TIMEOUT_S: Final = 5
+"""How long to try reaching the server before the store reports itself unavailable."""
+WAIT_S: Final = 10.0
+"""How long a call waits for a free pool connection (or a reconnect) before giving up."""
 
 
 def unavailable(exc: Exception) -> Exception:
@@ -53,7 +57,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, pool: AsyncConnectionPool[Conn]) -> None:
         self._pool = pool
-        self._appender = Appender(url)
+        self._appender = Appender(url, CONNECT_TIMEOUT_S)
 
     @classmethod
     async def open(cls, url: str, pool_size: int = POOL_SIZE) -> PostgresStore:
@@ -63,9 +67,9 @@ class PostgresStore(Store):
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             open=False,
-            timeout=30.0,
+            timeout=WAIT_S,
             check=AsyncConnectionPool.check_connection,
         )
         try:
@@ -189,7 +193,10 @@ class PostgresStore(Store):
 async def migrate(url: str) -> tuple[int, int]:
     """Create or upgrade the schema of the database at ``url``; returns (before, after)."""
     try:
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        connect = psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+        )
+        async with await connect as conn:
             return await schema.migrate(conn)
     except psycopg.OperationalError as exc:
         raise unavailable(exc) from exc
