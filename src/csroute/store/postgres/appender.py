@@ -107,7 +107,7 @@ class Appender:
                         [part_of(e.user_key) for e in events],
                     ),
                 )
-        except psycopg.Error as exc:
+        except Exception as exc:  # whatever it was, the callers must hear of it, not hang
             log.error("could not commit %d appends: %s", len(appends), exc)
             await self._drop_connection()
             for a in appends:
