@@ -16,6 +16,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -146,12 +147,14 @@ def temporary_server(install: bool = True, fsync: bool = False) -> Iterator[str]
 
 
 def main() -> None:
+    # Stop the server on SIGTERM and SIGINT alike (a background job may have SIGINT ignored).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
     try:
         with temporary_server(fsync=True) as url:
             print(url, flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    time.sleep(3600)
+            while True:
+                time.sleep(3600)
     except Unavailable as e:
         sys.exit(str(e))
 
