@@ -108,6 +108,15 @@ class Share:
             log.info(
                 "handed partitions over", extra={"destination": self.name, "partitions": excess}
             )
+        for k in [k for k, r in self.running.items() if r.task.done()]:
+            # A worker ends only when told to, unless it failed to start (store unreachable).
+            failed = self.running.pop(k).task
+            if not failed.cancelled() and failed.exception() is not None:
+                log.error(
+                    "partition worker failed; restarting it",
+                    exc_info=failed.exception(),
+                    extra={"destination": self.name, "partition": k},
+                )
         for k in sorted(held - self.running.keys()):
             self._start(k)
 
