@@ -9,8 +9,10 @@ number of each may run on any machines; with SQLite, one worker per database fil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import uvicorn
@@ -53,8 +55,21 @@ def banner(config: Config, role: Role) -> list[str]:
     return lines
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server minus its signal handling, which ``serve`` owns.
+
+    On SIGTERM uvicorn stops serving, then restores the default handler and raises the signal
+    again, killing the process before the router finishes its rounds in flight and the store
+    closes. ``serve`` handles the signals itself and exits normally instead.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _server(app: ASGIApp, host: str, port: int) -> uvicorn.Server:
-    return uvicorn.Server(
+    return _Server(
         uvicorn.Config(
             app,
             host=host,
@@ -90,6 +105,9 @@ async def serve(
         log.info(line)
     if router is not None:
         router.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _stop, [server, *extra])
     try:
         # The main server handles signals; companions stop with it.
         tasks = [asyncio.create_task(s.serve()) for s in extra]
@@ -101,6 +119,12 @@ async def serve(
         if router is not None:
             await router.stop()
         await store.close()
+
+
+def _stop(servers: list[uvicorn.Server]) -> None:
+    log.info("stopping: finishing deliveries in flight")
+    for server in servers:
+        server.should_exit = True
 
 
 def run(config: Config, role: Role = "all", companions: Sequence[tuple[ASGIApp, int]] = ()) -> None:

@@ -215,3 +215,26 @@ def test_csroute_send_posts_sample_events(tmp_path: Path, receiver: tuple[Receiv
         ("group", "ada"),
         ("track", "ada"),
     ]
+
+
+def test_sigterm_stops_cleanly_after_recording_deliveries(
+    tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    r, url = receiver
+    csroute = CsrouteProcess(tmp_path, pipeline_config(url)).start()
+    batch = [
+        {"type": "track", "userId": "u", "event": "Bye", "properties": {"n": n}} for n in range(50)
+    ]
+    httpx.post(f"{csroute.url}/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
+    wait_for(lambda: len(r.accepted) == 50)
+    assert csroute.proc is not None
+    csroute.proc.terminate()
+    assert csroute.proc.wait(30) == 0  # not killed by the signal: the shutdown path ran
+    assert "stopping: finishing deliveries in flight" in csroute.log.read_text()
+    # Restarted, it has nothing left to send: every delivery was recorded before exiting.
+    csroute.start()
+    try:
+        time.sleep(1.0)  # give a restarted router the chance to (wrongly) send again
+    finally:
+        csroute.stop()
+    assert len(r.accepted) == 50
