@@ -251,3 +251,22 @@ async def test_a_forgotten_users_logged_events_are_not_delivered(sqlite_store: S
     assert [e["properties"]["n"] for e in got["gone"]] == [3]
     stats = await sqlite_store.stats("hook", ["web"])
     assert stats.filtered_by_reason == {"forgotten: user deletion requested": 3}
+
+
+async def test_rate_limited_rounds_record_progress_every_few_seconds(
+    sqlite_store: SQLiteStore,
+) -> None:
+    """At 4 requests/s a 1,000-event page would record nothing for minutes; rounds are sized
+    to about 5 s of the limit (20 events) instead."""
+    receiver = Receiver()
+    with ServerThread(receiver) as server:
+        config = make_config([webhook(server.url, rate_limit_per_s=4)], delivery={"concurrency": 1})
+        await append(sqlite_store, [event("u1", n) for n in range(40)])
+        router = Router(config, sqlite_store, Limiters())
+        router.start()
+        try:
+            await wait_until(lambda: len(receiver.accepted) >= 25)
+            delivered = (await sqlite_store.stats("hook", ["web"])).delivered
+        finally:
+            await router.stop()
+    assert 20 <= delivered < 40

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -51,6 +52,8 @@ from csroute.store.base import FORGOTTEN, WHOLE, DeadLetter, Partition, Retry, R
 
 log = logging.getLogger("csroute.router")
 
+ROUND_TARGET_S = 5.0
+"""How long a rate-limited round should take at most, by its limiter's current rate."""
 FORGOTTEN_REFRESH_S = 1.0
 """How stale the list of forgotten users may be (a deletion request takes effect within it)."""
 
@@ -145,14 +148,13 @@ class DestinationWorker:
         """One round; returns whether there was anything to do."""
         now = time.time()
         breaker_open = now < self.breaker_until
-        limit = self.policy.concurrency if breaker_open else self.policy.page_size
+        size = self._round_size()
+        limit = self.policy.concurrency if breaker_open else size
         due = await self.store.due(self.name, now, limit, self.partition)
         page = (
             None
             if breaker_open
-            else await self.store.read_new(
-                self.name, self.sources, self.policy.page_size, self.partition
-            )
+            else await self.store.read_new(self.name, self.sources, size, self.partition)
         )
         new = page.events if page else []
         if not due and not new:
@@ -192,6 +194,19 @@ class DestinationWorker:
         self._count(outcome)
         self._trip_breaker(outcome, now)
         return True
+
+    def _round_size(self) -> int:
+        """Events per round: a page, or what the rate limit lets through in ROUND_TARGET_S.
+
+        A round records its outcomes only when it ends, so under a slow limit (Kustomer's
+        300 a minute) a full page would take minutes: status would lag, and a crash would send
+        all of it again.
+        """
+        if self.limiter is None:
+            return self.policy.page_size
+        batch = self.delivery.batching.max_size if self.delivery.batching else 1
+        budget = math.ceil(self.limiter.rate * ROUND_TARGET_S * batch)
+        return max(self.policy.concurrency, min(self.policy.page_size, budget))
 
     # -- preparing ------------------------------------------------------------------------
 
