@@ -248,12 +248,12 @@ def test_kill_9_mid_delivery_loses_nothing_and_duplicates_no_event(
 def test_events_custify_cannot_take_are_rejected_visibly_and_never_sent(
     tmp_path: Path, sandbox: str
 ) -> None:
-    valid = [
+    valid: list[dict[str, Any]] = [
         {"type": "identify", "userId": "ok-1", "traits": {"email": "ok@example.com"}},
         {"type": "track", "userId": "ok-1", "event": "Signed In", "timestamp": TS},
     ]
     # All pass the gateway's checks; Custify's mapping refuses each.
-    invalid = [
+    invalid: list[dict[str, Any]] = [
         # No user id nor email, and send_anonymous_id is off.
         {"type": "identify", "anonymousId": "anon-1", "traits": {"plan": "free"}},
         {"type": "track", "anonymousId": "anon-2", "event": "Clicked", "timestamp": TS},
@@ -264,6 +264,7 @@ def test_events_custify_cannot_take_are_rejected_visibly_and_never_sent(
     csroute = CsrouteProcess(tmp_path, custify_config(sandbox)).start()
     try:
         post_batch(csroute, [*invalid[:2], valid[0], *invalid[2:], valid[1]])
+        wait_for(lambda: state(sandbox, summary=True)["counts"]["events"] == 1)
         wait_for(lambda: status(csroute)["delivered"] == len(valid), timeout=30)
         report = status(csroute)
     finally:
