@@ -34,11 +34,13 @@ log = logging.getLogger(__name__)
 INSERT_EVENT: Final = (
     "INSERT INTO events (source, user_key, type, payload, received_at) VALUES (?, ?, ?, ?, ?)"
 )
-ROWS_PER_INSERT: Final = 100
-INSERT_EVENTS: Final = (
-    "INSERT INTO events (source, user_key, type, payload, received_at) VALUES "
-    + ", ".join(["(?, ?, ?, ?, ?)"] * ROWS_PER_INSERT)
-)
+INSERT_ROWS: Final = {
+    n: "INSERT INTO events (source, user_key, type, payload, received_at) VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?)"] * n)
+    for n in (128, 64, 32, 16, 8, 4, 2)
+}
+"""Multi-row inserts by row count: any number of rows takes a few statements, each prepared
+once (SQLite's statement cache)."""
 
 
 @dataclass(slots=True)
@@ -175,22 +177,20 @@ class Writer:
 
 
 def _insert_events(conn: sqlite3.Connection, events: list[NewEvent], received_at: float) -> None:
-    """Insert in statements of ``ROWS_PER_INSERT`` rows, the rest one row at a time.
+    """Insert in as few statements as the sizes of ``INSERT_ROWS`` allow (64 rows: one).
 
     ``executemany`` steps once per row, giving up and retaking the GIL each time; under load
-    every retake waits for the busy event-loop thread. A fixed-size multi-row statement is
-    prepared once (SQLite's statement cache) and steps once per hundred rows.
+    every retake waits for the busy event-loop thread, and so does the commit's acknowledgement.
     """
-    whole = len(events) - len(events) % ROWS_PER_INSERT
-    for start in range(0, whole, ROWS_PER_INSERT):
+    start = 0
+    while start < len(events):
+        left = len(events) - start
+        size = next((n for n in INSERT_ROWS if n <= left), 1)
         params: list[object] = []
-        for e in events[start : start + ROWS_PER_INSERT]:
+        for e in events[start : start + size]:
             params += (e.source, e.user_key, e.type, e.payload, received_at)
-        conn.execute(INSERT_EVENTS, params)
-    conn.executemany(
-        INSERT_EVENT,
-        [(e.source, e.user_key, e.type, e.payload, received_at) for e in events[whole:]],
-    )
+        conn.execute(INSERT_ROWS[size] if size > 1 else INSERT_EVENT, params)
+        start += size
 
 
 def _settle(
