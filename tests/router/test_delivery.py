@@ -269,4 +269,4 @@ async def test_rate_limited_rounds_record_progress_every_few_seconds(
             delivered = (await sqlite_store.stats("hook", ["web"])).delivered
         finally:
             await router.stop()
-    assert 20 <= delivered < 40
+    assert 20 <= delivered < 40  # a round of ~5 s at 4/s, not the whole backlog

@@ -1,9 +1,10 @@
 """Delivering one destination (or one partition of its users), in rounds: read, filter,
 transform, deliver, record.
 
-A round takes the pending events that are due and a page of new events, sorts them into lanes
-(one user always lands in the same lane, and a lane delivers strictly in order, so per-user
-order holds while lanes run in parallel), delivers, and commits every outcome together with
+A round takes the pending events that are due and a page of new events, plans them into
+deliveries (``plan``: batches filled across the round; each delivery waits only for those
+holding earlier events of its own users, so per-user order holds while everything else runs in
+parallel), delivers, and commits every outcome together with
 the new cursor in one ``Store.record``. A user whose event fails with a retryable error is
 *blocked*: the store parks that event as the user's pending head and holds their later events
 behind it, while everybody else carries on.
@@ -44,6 +45,7 @@ from csroute.destinations.base import (
 from csroute.events.model import LoggedEvent
 from csroute.router import metrics
 from csroute.router.filters import EventFilter
+from csroute.router.plan import Unit, plan
 from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact, secrets_of
 from csroute.router.sender import Attempt, new_session, send
@@ -53,7 +55,9 @@ from csroute.store.base import FORGOTTEN, WHOLE, DeadLetter, Partition, Retry, R
 log = logging.getLogger("csroute.router")
 
 ROUND_TARGET_S = 5.0
-"""How long a rate-limited round should take at most, by its limiter's current rate."""
+"""How long a rate-limited round should last, at its limiter's current rate."""
+MAX_PAGES_PER_ROUND = 10
+"""A bound on a rate-limited round, whatever its rate: memory per round stays small."""
 FORGOTTEN_REFRESH_S = 1.0
 """How stale the list of forgotten users may be (a deletion request takes effect within it)."""
 
@@ -172,17 +176,17 @@ class DestinationWorker:
             self.forgotten = await self.store.forgotten(self.name)
             self._forgotten_read_at = now
         memory = await self._traits_memory([*(p.event for p in due), *new])
-        lanes: list[list[Item]] = [[] for _ in range(self.policy.concurrency)]
+        deliverable: list[Item] = []
         for p in due:
             self._prepare(
-                Item(p.event, p.attempts, p.first_failed_at, True), outcome, lanes, memory
+                Item(p.event, p.attempts, p.first_failed_at, True), outcome, deliverable, memory
             )
         for event in new:
             if event.user_key in self.blocked:
                 outcome.held.append((event.seq, event.user_key))
             else:
-                self._prepare(Item(event), outcome, lanes, memory)
-        await asyncio.gather(*(self._deliver_lane(lane, outcome) for lane in lanes if lane))
+                self._prepare(Item(event), outcome, deliverable, memory)
+        await self._deliver(plan(deliverable, self.delivery.batching), outcome)
 
         if memory is not None:
             outcome.traits = memory.changed()
@@ -200,13 +204,16 @@ class DestinationWorker:
 
         A round records its outcomes only when it ends, so under a slow limit (Kustomer's
         300 a minute) a full page would take minutes: status would lag, and a crash would send
-        all of it again.
+        all of it again. Under a generous one (Custify's batches of 100), a page would last a
+        second, and the pause between rounds would cost a share of the budget.
         """
         if self.limiter is None:
             return self.policy.page_size
         batch = self.delivery.batching.max_size if self.delivery.batching else 1
         budget = math.ceil(self.limiter.rate * ROUND_TARGET_S * batch)
-        return max(self.policy.concurrency, min(self.policy.page_size, budget))
+        return max(
+            self.policy.concurrency, min(MAX_PAGES_PER_ROUND * self.policy.page_size, budget)
+        )
 
     # -- preparing ------------------------------------------------------------------------
 
@@ -217,7 +224,7 @@ class DestinationWorker:
         return TraitsMemory(await self.store.traits(self.name, users))
 
     def _prepare(
-        self, item: Item, outcome: Round, lanes: list[list[Item]], memory: TraitsMemory | None
+        self, item: Item, outcome: Round, deliverable: list[Item], memory: TraitsMemory | None
     ) -> None:
         """Filter and transform one event; what remains goes to its user's lane."""
         seq = item.event.seq
@@ -246,60 +253,35 @@ class DestinationWorker:
             outcome.delivered.append(seq)
             return
         item.requests = result
-        lanes[hash(item.event.user_key) % len(lanes)].append(item)
+        deliverable.append(item)
 
     # -- delivering -----------------------------------------------------------------------
 
-    async def _deliver_lane(self, items: list[Item], outcome: Round) -> None:
-        """Deliver one lane's items strictly in order, batching where the API allows."""
+    async def _deliver(self, units: list[Unit], outcome: Round) -> None:
+        """Deliver the planned units, up to ``concurrency`` at a time, each after its deps."""
         failed_users: set[str] = set()
-        batching = self.delivery.batching
-        batch: list[Item] = []
-        batch_users: set[str] = set()
-        batch_size = 0
+        slots = asyncio.Semaphore(self.policy.concurrency)
 
-        async def flush() -> None:
-            nonlocal batch, batch_users, batch_size
-            if batch:
-                await self._deliver_batch(batch, outcome, failed_users)
-                batch, batch_users, batch_size = [], set(), 0
+        async def deliver(unit: Unit) -> None:
+            try:
+                for earlier in unit.after:
+                    await earlier.done.wait()
+                live = []
+                for item in unit.items:
+                    if item.event.user_key not in failed_users:
+                        live.append(item)
+                    elif not item.pending:  # behind this user's failed event: park it
+                        outcome.held.append((item.event.seq, item.event.user_key))
+                if live:
+                    async with slots:
+                        if unit.batch:
+                            await self._deliver_batch(live, outcome, failed_users)
+                        else:
+                            await self._deliver_item(live[0], outcome, failed_users)
+            finally:
+                unit.done.set()
 
-        for item in items:
-            user = item.event.user_key
-            if user in failed_users:
-                if not item.pending:
-                    outcome.held.append((item.event.seq, user))
-                continue
-            if batching is not None and self._batchable(item, batching):
-                n = len(item.requests)
-                if batch_size + n > batching.max_size or (
-                    batching.one_per_user and user in batch_users
-                ):
-                    await flush()
-                    if user in failed_users:
-                        if not item.pending:
-                            outcome.held.append((item.event.seq, user))
-                        continue
-                batch.append(item)
-                batch_users.add(user)
-                batch_size += n
-                continue
-            await flush()
-            if user in failed_users:
-                if not item.pending:
-                    outcome.held.append((item.event.seq, user))
-                continue
-            await self._deliver_item(item, outcome, failed_users)
-        await flush()
-
-    @staticmethod
-    def _batchable(item: Item, batching: Batching) -> bool:
-        """Whether an item may ride in a batch. An event that needs several requests in order
-        (a Custify group: company, then person) cannot share a batch whose order the API does
-        not promise; it goes alone, request after request."""
-        if batching.one_per_user and len(item.requests) > 1:
-            return False
-        return all(batching.accepts(r) for r in item.requests)
+        await asyncio.gather(*(deliver(unit) for unit in units))
 
     async def _deliver_item(self, item: Item, outcome: Round, failed_users: set[str]) -> None:
         for request in item.requests:
