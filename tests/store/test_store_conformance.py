@@ -594,3 +594,25 @@ async def test_forgetting_again_moves_the_mark_to_the_end_of_the_log(store: Stor
     (later,) = await logged(store, [new("a", 1)])
     assert await store.forget("d", "a", NOW + 1) == 0
     assert await store.forgotten("d") == {"a": later.seq}
+
+
+async def test_rejections_are_counted_by_reason(store: Store) -> None:
+    a, b, c = await logged(store, [new("u", 0), new("u", 1), new("u", 2)])
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=c.seq,
+            rejected=[
+                (a.seq, "Message type not supported"),
+                (b.seq, "Message type not supported"),
+                (c.seq, "Email or userId is mandatory"),
+            ],
+        )
+    )
+    stats = await store.stats("d", {"web"})
+    assert stats.rejected == 3
+    assert stats.rejected_by_reason == {
+        "Message type not supported": 2,
+        "Email or userId is mandatory": 1,
+    }

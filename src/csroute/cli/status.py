@@ -31,6 +31,7 @@ def status(
                 "enabled": d.enabled,
                 **{c: getattr(stats, c) for c in COLUMNS},
                 "filtered_by_reason": dict(stats.filtered_by_reason),
+                "rejected_by_reason": dict(stats.rejected_by_reason),
             }
         return report
 

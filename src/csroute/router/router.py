@@ -130,6 +130,7 @@ class Router:
                 "delivered": stats.delivered,
                 "filtered": stats.filtered,
                 "filtered_by_reason": dict(stats.filtered_by_reason),
+                "rejected_by_reason": dict(stats.rejected_by_reason),
                 "rejected": stats.rejected,
                 "dead": stats.dead,
                 "retrying": stats.retrying,

@@ -158,6 +158,7 @@ class DestinationStats:
     held: int  # pending events held back behind a retrying one
     backlog: int  # new events after the cursor, not yet taken
     filtered_by_reason: Mapping[str, int] = field(default_factory=dict)
+    rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
 
 
 class Store(ABC):

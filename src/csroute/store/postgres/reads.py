@@ -178,15 +178,15 @@ async def _count(conn: Conn, query: str, params: tuple[object, ...]) -> int:
 async def stats(conn: Conn, destination: str, sources: Collection[str]) -> DestinationStats:
     """Counters of every partition added up: users see destinations, never partitions."""
     totals = {"delivered": 0, "filtered": 0, "rejected": 0}
-    filtered_by_reason: dict[str, int] = {}
+    by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}}
     cur = await conn.execute(
         "SELECT kind, reason, sum(n) FROM counters WHERE destination = %s GROUP BY kind, reason",
         (destination,),
     )
     for kind, reason, n in await cur.fetchall():
         totals[kind] += int(n)
-        if kind == "filtered":
-            filtered_by_reason[reason] = int(n)
+        if kind in by_reason:
+            by_reason[kind][reason] = int(n)
     dead = await _count(
         conn, "SELECT count(*) FROM dead_letters WHERE destination = %s", (destination,)
     )
@@ -211,7 +211,8 @@ async def stats(conn: Conn, destination: str, sources: Collection[str]) -> Desti
         retrying=retrying,
         held=pending - retrying,
         backlog=backlog,
-        filtered_by_reason=filtered_by_reason,
+        filtered_by_reason=by_reason["filtered"],
+        rejected_by_reason=by_reason["rejected"],
         **totals,
     )
 

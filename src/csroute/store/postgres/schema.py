@@ -91,7 +91,7 @@ CREATE TABLE traits (
     PRIMARY KEY (destination, user_key)
 );
 
--- kind is delivered / filtered / rejected, reason is set for filtered only.
+-- kind is delivered / filtered / rejected, reason is set for filtered and rejected.
 CREATE TABLE counters (
     destination text NOT NULL,
     kind text NOT NULL,

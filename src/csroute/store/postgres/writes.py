@@ -128,8 +128,8 @@ async def _forget_old_splits(conn: Conn, destination: str, n: int) -> None:
 
 async def _count(conn: Conn, r: Round) -> None:
     counts = Counter(("filtered", reason) for _, reason in r.filtered)
+    counts.update(("rejected", reason) for _, reason in r.rejected)
     counts["delivered", ""] = len(r.delivered)
-    counts["rejected", ""] = len(r.rejected)
     rows = [
         (r.destination, kind, reason, r.partition[0], c) for (kind, reason), c in counts.items()
     ]

@@ -124,13 +124,13 @@ def dead_letter(conn: sqlite3.Connection, id: int) -> DeadLetter | None:
 
 def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) -> DestinationStats:
     totals = {"delivered": 0, "filtered": 0, "rejected": 0}
-    filtered_by_reason: dict[str, int] = {}
+    by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}}
     for kind, reason, n in conn.execute(
         "SELECT kind, reason, n FROM counters WHERE destination = ?", (destination,)
     ):
         totals[kind] += n
-        if kind == "filtered":
-            filtered_by_reason[reason] = n
+        if kind in by_reason:
+            by_reason[kind][reason] = n
     (dead,) = conn.execute(
         "SELECT count(*) FROM dead_letters WHERE destination = ?", (destination,)
     ).fetchone()
@@ -154,7 +154,8 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         retrying=retrying,
         held=pending - retrying,
         backlog=backlog,
-        filtered_by_reason=filtered_by_reason,
+        filtered_by_reason=by_reason["filtered"],
+        rejected_by_reason=by_reason["rejected"],
         **totals,
     )
 

@@ -70,7 +70,7 @@ CREATE TABLE traits (
     PRIMARY KEY (destination, user_key)
 ) WITHOUT ROWID;
 
--- kind is delivered / filtered / rejected / dead, and reason is set for filtered only.
+-- kind is delivered / filtered / rejected, and reason is set for filtered and rejected.
 CREATE TABLE counters (
     destination TEXT NOT NULL,
     kind TEXT NOT NULL,

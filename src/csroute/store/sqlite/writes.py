@@ -90,8 +90,8 @@ def record(conn: sqlite3.Connection, r: Round) -> set[str]:
 
 def _count(conn: sqlite3.Connection, r: Round) -> None:
     counts = Counter(("filtered", reason) for _, reason in r.filtered)
+    counts.update(("rejected", reason) for _, reason in r.rejected)
     counts["delivered", ""] = len(r.delivered)
-    counts["rejected", ""] = len(r.rejected)
     conn.executemany(
         "INSERT INTO counters (destination, kind, reason, n) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (destination, kind, reason) DO UPDATE SET n = n + excluded.n",
