@@ -84,7 +84,7 @@ class DeliveryPolicy(Struct):
     """How the router delivers to one destination; each key may be overridden per destination."""
 
     concurrency: int = 8
-    """Parallel lanes; one user's events always use the same lane, so order holds."""
+    """Deliveries in flight at once; a user's own events still go one after another."""
     page_size: int = 1000
     max_attempts: int = 3
     max_retry_age_s: float = 3 * 3600

@@ -226,7 +226,7 @@ class DestinationWorker:
     def _prepare(
         self, item: Item, outcome: Round, deliverable: list[Item], memory: TraitsMemory | None
     ) -> None:
-        """Filter and transform one event; what remains goes to its user's lane."""
+        """Filter and transform one event; what remains is to be delivered this round."""
         seq = item.event.seq
         upto = self.forgotten.get(item.event.user_key)
         if upto is not None and seq <= upto:
