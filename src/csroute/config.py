@@ -45,6 +45,9 @@ class StoreConfig(Struct):
     """SQLite durability: ``full`` survives power loss, ``normal`` survives process crashes."""
     url: str = ""
     """PostgreSQL connection URL (postgres backend); put the password in ``${ENV}``."""
+    retention_s: float = 0.0
+    """Keep events at least this long after they were received, delivered or not (for replay
+    and audits); 0 deletes them as soon as every destination is done with them."""
     prune_interval_s: float = 60.0
     """How often the router deletes events every destination is done with; 0 keeps them all."""
     partitions: int | None = None

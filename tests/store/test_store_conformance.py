@@ -616,3 +616,18 @@ async def test_rejections_are_counted_by_reason(store: Store) -> None:
         "Message type not supported": 2,
         "Email or userId is mandatory": 1,
     }
+
+
+async def test_prune_keeps_what_was_received_within_the_retention(store: Store) -> None:
+    import time
+
+    await logged(store, [new("u", 0)])
+    cutoff = time.time()
+    (recent,) = await logged(store, [new("u", 1)])
+    await store.record(Round("d", NOW, cursor=recent.seq))
+
+    assert await store.prune(["d"], received_before=cutoff) == 1
+    page = await store.read_new("fresh", {"web"}, 10)
+    assert [e.seq for e in page.events] == [recent.seq]
+    assert await store.prune(["d"], received_before=time.time() + 60) == 1
+    assert (await store.read_new("fresh2", {"web"}, 10)).events == []

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from functools import partial
 from typing import Any
@@ -93,7 +94,9 @@ class Router:
             if self._stopping.is_set():
                 return
             try:
-                removed = await self.store.prune(names)
+                retention = self.config.store.retention_s
+                before = time.time() - retention if retention > 0 else None
+                removed = await self.store.prune(names, before)
             except Exception:
                 log.exception("pruning the event log failed")
             else:

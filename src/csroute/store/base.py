@@ -281,12 +281,17 @@ class Store(ABC):
         """Counters and queue depths of one destination."""
 
     @abstractmethod
-    async def prune(self, destinations: Collection[str]) -> int:
+    async def prune(
+        self, destinations: Collection[str], received_before: float | None = None
+    ) -> int:
         """Delete logged events that are no longer needed; returns how many.
 
         An event goes once the cursor of every one of ``destinations`` (the configured ones) is
-        at or past it and no pending row or dead letter of any destination refers to it. With
-        no destinations nothing goes. Works in small transactions, so appends keep flowing.
+        at or past it and no pending row or dead letter of any destination refers to it, and,
+        with ``received_before`` (unix time), once it was received before that: a retention
+        that keeps delivered events for a while. Nothing goes from the first event received at
+        or after that time on. With no destinations nothing goes. Works in small
+        transactions, so appends keep flowing.
         """
 
     @abstractmethod

@@ -80,12 +80,25 @@ async def partitions(conn: Conn, destination: str) -> list[Partition]:
     return [(k, n) for k in range(n)]
 
 
-async def prune_ceiling(conn: Conn, destinations: Collection[str]) -> int:
-    """The highest seq every partition of every one of ``destinations`` has taken."""
+async def prune_ceiling(
+    conn: Conn, destinations: Collection[str], received_before: float | None
+) -> int:
+    """The highest seq every partition of every one of ``destinations`` has taken, and below
+    the first event received at or after ``received_before``."""
     ceilings = [
         min([await cursor(conn, d, p) for p in await partitions(conn, d)]) for d in destinations
     ]
-    return min(ceilings, default=0)
+    ceiling = min(ceilings, default=0)
+    if received_before is not None and ceiling:
+        # In seq order, so this reads only the old events that are about to go anyway.
+        cur = await conn.execute(
+            "SELECT seq FROM events WHERE seq <= %s AND received_at >= %s ORDER BY seq LIMIT 1",
+            (ceiling, received_before),
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            ceiling = int(row[0]) - 1
+    return ceiling
 
 
 async def end_of_log(conn: Conn) -> int:

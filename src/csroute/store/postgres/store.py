@@ -168,11 +168,13 @@ class PostgresStore(Store):
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._read(lambda c: reads.stats(c, destination, sources))
 
-    async def prune(self, destinations: Collection[str]) -> int:
+    async def prune(
+        self, destinations: Collection[str], received_before: float | None = None
+    ) -> int:
         """Deleted rows are vacuumed by autovacuum and their space reused by later appends."""
         if not destinations:
             return 0
-        ceiling = await self._read(lambda c: reads.prune_ceiling(c, destinations))
+        ceiling = await self._read(lambda c: reads.prune_ceiling(c, destinations, received_before))
         deleted, after = 0, 0
         while after < ceiling:
             chunk, after = await self._write(

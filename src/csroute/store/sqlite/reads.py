@@ -47,9 +47,21 @@ def cursor(conn: sqlite3.Connection, destination: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def prune_ceiling(conn: sqlite3.Connection, destinations: Collection[str]) -> int:
-    """The highest seq every one of ``destinations`` has taken (0 when there are none)."""
-    return min((cursor(conn, d) for d in destinations), default=0)
+def prune_ceiling(
+    conn: sqlite3.Connection, destinations: Collection[str], received_before: float | None
+) -> int:
+    """The highest seq every one of ``destinations`` has taken (0 when there are none), and
+    below the first event received at or after ``received_before``."""
+    ceiling = min((cursor(conn, d) for d in destinations), default=0)
+    if received_before is not None and ceiling:
+        # In seq order, so this reads only the old events that are about to go anyway.
+        row = conn.execute(
+            "SELECT seq FROM events WHERE seq <= ? AND received_at >= ? ORDER BY seq LIMIT 1",
+            (ceiling, received_before),
+        ).fetchone()
+        if row is not None:
+            ceiling = int(row[0]) - 1
+    return ceiling
 
 
 def read_new(

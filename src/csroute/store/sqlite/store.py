@@ -126,9 +126,13 @@ class SQLiteStore(Store):
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._readers.run(lambda c: reads.stats(c, destination, sources))
 
-    async def prune(self, destinations: Collection[str]) -> int:
+    async def prune(
+        self, destinations: Collection[str], received_before: float | None = None
+    ) -> int:
         """Freed pages are reused by later appends: the file stops growing but does not shrink."""
-        ceiling = await self._readers.run(lambda c: reads.prune_ceiling(c, destinations))
+        ceiling = await self._readers.run(
+            lambda c: reads.prune_ceiling(c, destinations, received_before)
+        )
         deleted, after = 0, 0
         while after < ceiling:
             chunk, after = await self._writer.run(
