@@ -163,6 +163,44 @@ class CustifyConnectionConfig(Struct):
     """Custify's spec and its samples disagree on this path (custify-api.md 5.13)."""
 
 
+class ManualRequestConfig(Struct):
+    """A request built by hand for an endpoint without a template (connectors.md 1.2)."""
+
+    method: str = "POST"
+    path: str | None = None
+    """Relative to the connection's base URL, e.g. ``/people``; or give ``url``."""
+    url: str | None = None
+    headers: dict[str, str] = {}
+    """Extra headers; ``Authorization`` comes from the connection and is refused here."""
+    batch_property: str | None = None
+    """Batch records under this property (e.g. ``batch``); None sends one record per call."""
+    other: dict[str, Any] = {}
+    """Further top-level properties of a batched request, e.g. ``{"synchronous": false}``."""
+
+
+class SyncConfig(Struct):
+    """A saved bulk sync (``csroute sync run NAME``, issue 6); see docs/sync.md."""
+
+    file: str
+    template: str
+    """A template name (``Upsert Person``, ``upsert-person``), or ``manual``."""
+    connection: str | None = None
+    format: Literal["csv", "jsonl", "json", "parquet"] | None = None
+    map: dict[str, str] = {}
+    exclude: list[str] = []
+    batch: bool = False
+    """Send through ``POST /batch`` (templates with a batch job type)."""
+    batch_size: int = 100
+    job_type: Literal["people", "company", "event", "custom-data"] | None = None
+    """Send Batch Request: the job type of every record (default ``people``)."""
+    manual: ManualRequestConfig | None = None
+    response_log: str | None = None
+    error_report: str | None = None
+    checkpoint: str | None = None
+    webhook: str | None = None
+    active: bool = True
+
+
 class Config(Struct):
     data_dir: str = "data"
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
@@ -176,6 +214,8 @@ class Config(Struct):
     connections: list[Connection] = []
     custify_connections: dict[str, CustifyConnectionConfig] = {}
     """Named Custify API connections (e.g. production, staging), unrelated to ``connections``."""
+    syncs: dict[str, SyncConfig] = {}
+    """Saved bulk syncs from files to Custify, run by name."""
 
     def data_path(self, name: str) -> Path:
         return Path(self.data_dir) / name
@@ -295,6 +335,8 @@ def check(config: Config) -> list[str]:
             problems.append(f"{where}.rate_limit_requests, rate_limit_window_s: must be positive")
         if conn.max_attempts < 1 or conn.timeout_s <= 0:
             problems.append(f"{where}.max_attempts, timeout_s: must be positive")
+    for name, sync in config.syncs.items():
+        problems.extend(f"syncs.{name}.{p}" for p in _check_sync(sync, config))
     problems.extend(_check_store(config.store))
     for name, value in (
         ("delivery.concurrency", config.delivery.concurrency),
@@ -303,6 +345,15 @@ def check(config: Config) -> list[str]:
     ):
         if value < 1:
             problems.append(f"{name}: must be at least 1 (got {value})")
+    return problems
+
+
+def _check_sync(sync: SyncConfig, config: Config) -> list[str]:
+    from csroute.sync.settings import problems_of
+
+    problems = problems_of(sync)
+    if sync.connection is not None and sync.connection not in config.custify_connections:
+        problems.append(f"connection: no custify_connections entry named {sync.connection!r}")
     return problems
 
 
