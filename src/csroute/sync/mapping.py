@@ -70,6 +70,8 @@ def build(
 
 def _target(template: Template, name: str) -> Field | None:
     found = template.field_for(name)
+    if found is None and template.mapped_only and name.startswith(template.mapped_only + "."):
+        return Field(name, "auto")
     if found is not None or template.extras is None:
         return found
     if template.extras == "":  # manual configuration: columns are sent as they are

@@ -2,11 +2,13 @@
 
 A template names the fields a record may carry (Nexla's names, translated to Custify's API fields
 as the spec's last column says), the type each is converted to, which fields must be present, and
-where other columns go (``custom_attributes``, event or financial ``metadata``, custom-data
-``data``, or nowhere: then they are reported). Where the spec leaves a translation open, the value
-goes to the record's free-form object so nothing is lost: subscription ``status``, invoice
-``due_date`` and deal ``close_date`` to ``metadata``, company ``churned_at`` to
-``custom_attributes``; a note's ``created_at`` has no writable field and is dropped.
+where other columns go (``custom_attributes``, event ``metadata``, custom-data ``data``, or
+nowhere: then they are reported; a financial record's ``metadata`` takes only the columns mapped
+to it by name, so a misspelt column is reported rather than stored). Where the spec leaves a
+translation open, the value goes to the record's free-form object so nothing is lost:
+subscription ``status``, invoice ``due_date`` and deal ``close_date`` (unless the deal is won or
+lost) to ``metadata``, company ``churned_at`` to ``custom_attributes``; a note's ``created_at``
+has no writable field and is dropped.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Template:
     """Each group needs at least one of its fields (``("user_id", "email")``: either)."""
     extras: str | None = None
     """The object that takes columns which are not fields, or None to report them."""
+    mapped_only: str | None = None
+    """An object that takes only columns mapped to it by name (``--map col=metadata.col``)."""
     defaults: Mapping[str, Any] = field(default_factory=dict)
     job_type: str | None = None
     """The ``/batch`` job type of this call, for batch mode; None: no batch endpoint."""
@@ -154,7 +158,7 @@ SUBSCRIPTION = Template(
         status="metadata.status",
     ),
     required=(("external_id",), ("company_id", "user_id")),
-    extras="metadata",
+    mapped_only="metadata",
 )
 INVOICE = Template(
     key="upsert-invoice",
@@ -172,7 +176,7 @@ INVOICE = Template(
         due_date=Field("metadata.due_date", "date"),
     ),
     required=(("external_id",), ("company_id", "user_id")),
-    extras="metadata",
+    mapped_only="metadata",
 )
 DEAL = Template(
     key="upsert-deal",
@@ -191,7 +195,7 @@ DEAL = Template(
         close_date=Field("metadata.close_date", "date"),
     ),
     required=(("external_id",), ("company_id", "user_id")),
-    extras="metadata",
+    mapped_only="metadata",
     finish=_deal_close,
 )
 EVENT = Template(
