@@ -170,10 +170,15 @@ def test_manual_request_with_headers_and_batching(
     assert refused.exit_code == 2 and "Authorization" in refused.output
 
 
-def test_standard_input(sync: Sync, url: str) -> None:
+def test_standard_input(
+    sync: Sync, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the logs of standard input go to the current directory
     result = sync("-", "-t", "upsert_company", "--format", "jsonl", input='{"company_id": "c9"}\n')
     assert result.exit_code == 0, result.output
     assert [c["company_id"] for c in state(url)["companies"]] == ["c9"]
+    assert len(_lines(tmp_path / "stdin.responses.jsonl")) == 1
+    assert not (tmp_path / "stdin.checkpoint.json").exists()
 
 
 def test_saved_syncs_run_by_name_and_inactive_ones_are_refused(
