@@ -27,9 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +39,7 @@ import httpx
 import msgspec
 import yaml
 
+from common import free_port, machine, wait_http
 from csroute.events.model import NewEvent
 from csroute.store.sqlite import SQLiteStore
 
@@ -62,13 +60,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The same with 2 lanes: fewer part-filled batches, still two requests in flight.
     "tuned": {"concurrency": 2, "page_size": 10_000},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -113,17 +104,6 @@ async def prefill(path: Path, load: Workload) -> None:
         chunk = [payload(i, load) for i in range(start, min(load.events, start + 5000))]
         await store.append([NewEvent("bench", u, t, p) for u, t, p in chunk])
     await store.close()
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def csroute_config(workdir: Path, sandbox: str, policy: dict[str, Any]) -> Path:
@@ -234,23 +214,6 @@ def run(variant: str, load: Workload) -> dict[str, Any]:
         "csroute_status": {k: report[k] for k in ("delivered", "backlog", "retrying", "held",
                                                    "dead", "rejected")},
     }  # fmt: skip
-
-
-def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "load_average": os.getloadavg(),
-    }
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,20 +26,12 @@ import httpx
 import msgspec
 import yaml
 
+from common import free_port, machine, rss_mb, wait_http
 from csroute.events.model import NewEvent
 from csroute.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def prefill(path: Path, n: int) -> None:
@@ -66,17 +56,6 @@ async def prefill(path: Path, n: int) -> None:
             events.append(NewEvent("bench", user, "track", payload))
         await store.append(events)
     await store.close()
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def start_csroute(
@@ -114,13 +93,6 @@ def start_csroute(
         stderr=subprocess.DEVNULL,
     )
     return proc, port
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def count(receiver: str) -> int:
@@ -199,18 +171,7 @@ def main() -> None:
     parser.add_argument("--memory-seconds", type=float, default=30)
     args = parser.parse_args()
     results: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "cpu": next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")
-                ),
-                "?",
-            ),
-        },
+        "machine": machine(),
         "throughput": [throughput(args.events, 100), throughput(args.events // 10, 1)],
         "memory": memory(args.backlog, args.memory_seconds),
     }

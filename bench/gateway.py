@@ -22,7 +22,6 @@ import argparse
 import base64
 import json
 import os
-import platform
 import re
 import shutil
 import socket
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from common import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_KEY = "wk_bench_3c7e1a9f"
@@ -184,15 +185,6 @@ def count_events(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         n: int = conn.execute("SELECT count(*) FROM events").fetchone()[0]
         return n
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def ensure_wrk() -> None:

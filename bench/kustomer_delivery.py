@@ -36,7 +36,6 @@ import asyncio
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import httpx
 import msgspec
 import yaml
 
+from common import machine
 from csroute.events.model import NewEvent
 from csroute.store.sqlite import SQLiteStore
 from delivery import free_port, wait_http
@@ -297,18 +297,6 @@ def run(plans: list[int], warmup: float, window: float, round_s: float | None) -
             final, status = plan.state(), plan.status()
             results.append(result(plan, start, window, final, status, waiting))
         return results
-
-
-def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
-    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def table(rows: list[dict[str, Any]]) -> str:

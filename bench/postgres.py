@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import msgspec
 import psycopg
 import yaml
 
+from common import free_port, wait_http
 from csroute.events.model import NewEvent
 from csroute.store.postgres import PostgresStore, migrate
 
@@ -47,13 +47,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 WRITE_KEY = "bench-write-key"
 PARTITIONS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -135,17 +128,6 @@ def serve(config: Path, role: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _stat(pid: int | str) -> list[str]:
