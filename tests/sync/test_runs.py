@@ -61,6 +61,32 @@ def test_bad_rows_are_reported_exactly_and_the_rest_land(
     assert "7 rows: 2 sent, 5 with errors" in result.output
 
 
+def test_custom_attributes_custify_would_refuse_are_found_before_sending(
+    sync: Sync, url: str, tmp_path: Path
+) -> None:
+    people = write(
+        tmp_path / "p.csv",
+        "user_id,email,seats,a.b,2024,signed_up_at\n"
+        "u1,a@x.io,1,,,2024-01-01\n"
+        ",,2,,,\n"  # row 2: no id
+        "u3,c@x.io,3,x,,\n"  # row 3: a key with a dot
+        "u4,d@x.io,4,,y,\n"  # row 4: an all-digit key
+        f"u5,e@x.io,{'z' * 256},,,\n"  # row 5: a string over 255 characters
+        "u6,f@x.io,6,,,30/01/2024\n",  # row 6: a date Custify does not recognise
+    )
+    report = tmp_path / "errors.jsonl"
+    result = sync(people, "-t", "Upsert Person", "--batch", "--error-report", report)
+    assert result.exit_code == 0, result.output
+    assert [(e["row"], e["field"]) for e in _lines(report)] == [
+        (2, "user_id or email or id"),
+        (3, "custom_attributes.a.b"),
+        (4, "custom_attributes.2024"),
+        (5, "custom_attributes.seats"),
+        (6, "signed_up_at"),
+    ]
+    assert [p["user_id"] for p in state(url)["people"]] == ["u1"]
+
+
 def test_an_interrupted_run_resumes_without_duplicates(url: str, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

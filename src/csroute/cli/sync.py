@@ -354,7 +354,7 @@ async def _with_progress(sync: Sync, total: int) -> Outcome:
             rate = f"{speed:.0f}" if speed else "-"
             bar.update(task, completed=done, errors=errors, rate=rate)
 
-        return await sync.run(total, advance)
+        return await sync.run(advance)
 
 
 def _print_problems(problems: list[Problem], bad_rows: int) -> None:

@@ -7,6 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from csroute.custify.client.errors import ValidationError
 from csroute.sync.convert import ConversionError, Kind, convert
 from csroute.sync.templates import Field, Payload, Template
 
@@ -61,6 +62,11 @@ def build(
     for group in template.required:
         if not any(_has(payload, template.fields[name].target) for name in group):
             problems.append(Problem(row, " or ".join(group), "missing (required)"))
+    if template.check is not None and not problems:
+        try:
+            template.check(payload)
+        except ValidationError as e:
+            problems.append(Problem(row, e.field, e.message))
     if problems:
         return None, problems
     if template.finish is not None:

@@ -167,9 +167,8 @@ class Sync:
         for _, payloads in self._requests(self._rows(), report=False):
             if len(shown) >= count:
                 break
-            call = self._call_for(payloads)
-            if self.plan.template is NOTE and self.plan.batching is None:
-                call = _note_call(payloads[0], None)
+            note = self.plan.template is NOTE and self.plan.batching is None
+            call = _note_call(payloads[0], None) if note else self._call_for(payloads)
             shown.append(self.core.describe(call))
         return shown
 
@@ -188,7 +187,7 @@ class Sync:
             return entry
         raise SyncStopped("no valid record to send: every row has problems (see the pre-flight)")
 
-    async def run(self, total: int | None = None, progress: Progress | None = None) -> Outcome:
+    async def run(self, progress: Progress | None = None) -> Outcome:
         """Send every row after the checkpoint; problems go to the error report."""
         outcome = self.outcome
         start = 0

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from csroute.custify.client import validate
 from csroute.sync.convert import Kind
 
 Payload = dict[str, Any]
@@ -48,6 +49,9 @@ class Template:
     ignored: frozenset[str] = frozenset()
     finish: Callable[[Payload], None] | None = None
     """Reshapes the payload after mapping (e.g. a person's ``company_id`` into ``companies``)."""
+    check: Callable[[Payload], None] | None = None
+    """The client's own rules for the free-form object (custify-api.md 4), so the pre-flight
+    finds what Custify would refuse; raises ``ValidationError`` naming the field."""
 
     def field_for(self, name: str) -> Field | None:
         """The field a column of this name fills: a template field, or Custify's own name."""
@@ -114,6 +118,7 @@ PERSON = Template(
     required=(("user_id", "email", "id"),),
     extras="custom_attributes",
     job_type="people",
+    check=validate.custom_attributes,
     finish=_link_company,
 )
 COMPANY = Template(
@@ -139,6 +144,7 @@ COMPANY = Template(
     required=(("company_id", "id"),),
     extras="custom_attributes",
     job_type="company",
+    check=lambda payload: validate.custom_attributes(payload, currency=True),
 )
 SUBSCRIPTION = Template(
     key="upsert-subscription",
@@ -214,6 +220,7 @@ EVENT = Template(
     required=(("name",), ("created_at",), ("user_id", "email", "company_id")),
     extras="metadata",
     job_type="event",
+    check=validate.metadata,
 )
 TASK = Template(
     key="create-task",
