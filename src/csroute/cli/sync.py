@@ -259,6 +259,12 @@ def execute(
             )
         except ReadError as e:
             fail(f"{spec.file}: {e}")
+        except KeyboardInterrupt:
+            fail(
+                "interrupted; run the same command again to resume after the last row Custify "
+                "acknowledged",
+                130,
+            )
 
 
 def _outputs(spec: SyncConfig, path: Path) -> dict[str, Any]:

@@ -144,9 +144,12 @@ class Sync:
             self._session = None
         await self.core.close()
 
-    def _rows(self) -> Iterator[tuple[int, Payload | None, list[Problem]]]:
+    def _rows(self, after: int = 0) -> Iterator[tuple[int, Payload | None, list[Problem]]]:
+        """(row, payload or None, problems) of every row after row ``after``."""
         template, mapping = self.plan.template, self.target.mapping
         for row, record in enumerate(read_records(self.path, self.fmt), 1):
+            if row <= after:
+                continue
             payload, problems = build(record, row, template, mapping)
             yield row, payload, problems
 
@@ -176,14 +179,7 @@ class Sync:
         """Send the first valid record alone and return the request and Custify's answer."""
         self._open_outputs(append=True)
         for rows, payloads in self._requests(self._rows(), report=False, size=1):
-            call = await self._prepare(payloads)
-            entry = self._entry(call, rows)
-            try:
-                entry["response"] = await self.core.request(call)
-                entry["ok"] = True
-            except CustifyError as e:
-                entry.update(ok=False, status=e.status, error=e.message)
-            await self._record(entry)
+            entry, _ = await self._exchange(await self._prepare(payloads), rows)
             return entry
         raise SyncStopped("no valid record to send: every row has problems (see the pre-flight)")
 
@@ -199,17 +195,17 @@ class Sync:
                 return outcome
         outcome.resumed_at = start
         self._open_outputs(append=start > 0)
-        rows = ((r, p, problems) for r, p, problems in self._rows() if r > start)
         done = start
-        for batch_rows, payloads in self._requests(rows, report=True, progress=progress):
+        for batch_rows, payloads in self._requests(
+            self._rows(start), report=True, progress=progress
+        ):
             await self._send(batch_rows, payloads)
             done = batch_rows[-1]
-            outcome.rows = max(outcome.rows, done)
             if self.checkpoint is not None:
                 self.checkpoint.save(done)
             if progress is not None:
                 progress(done, outcome.errors)
-        outcome.rows = max(outcome.rows, done, self._last_row)
+        outcome.rows = max(done, self._last_row)
         if self.checkpoint is not None:
             self.checkpoint.save(outcome.rows, complete=True)
         if progress is not None:
@@ -317,21 +313,28 @@ class Sync:
         return entry
 
     async def _logged(self, call: Call, rows: list[int]) -> Any:
-        """Send ``call``; its request and answer go to the response log and the webhook."""
+        """Custify's answer to ``call``, or its error raised."""
+        entry, error = await self._exchange(call, rows)
+        if error is not None:
+            raise error
+        return entry["response"]
+
+    async def _exchange(self, call: Call, rows: list[int]) -> tuple[Record, CustifyError | None]:
+        """Send ``call``; the request and the answer (or error) go to the response log and the
+        webhook, and are returned as that log entry."""
         entry = self._entry(call, rows)
         started = time.monotonic()
         self.outcome.requests += 1
+        error = None
         try:
-            body = await self.core.request(call)
+            entry["response"] = await self.core.request(call)
+            entry["ok"] = True
         except CustifyError as e:
+            error = e
             entry.update(ok=False, status=e.status, error=e.message)
-            entry["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
-            await self._record(entry)
-            raise
-        entry.update(ok=True, response=body)
         entry["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
         await self._record(entry)
-        return body
+        return entry, error
 
     def _open_outputs(self, *, append: bool) -> None:
         mode = "a" if append else "w"
