@@ -251,3 +251,18 @@ def test_config_check_reports_bad_saved_syncs(url: str, tmp_path: Path) -> None:
     assert "syncs.a.template: unknown template" in problems
     assert "syncs.b.batch: Create Task has no batch endpoint" in problems
     assert "syncs.c.connection" in problems
+
+
+def test_a_changed_file_or_mapping_starts_again(sync: Sync, url: str, tmp_path: Path) -> None:
+    companies = write(tmp_path / "c.csv", "company_id,label\nc1,a\n")
+    assert sync(companies, "-t", "Upsert Company").exit_code == 0
+    again = sync(companies, "-t", "Upsert Company")
+    assert "already complete" in again.output
+    remapped = sync(companies, "-t", "Upsert Company", "--map", "label=name")
+    assert "settings changed" in remapped.output and "1 sent" in remapped.output
+    assert state(url)["companies"][0]["name"] == "a"
+    restarted = sync(companies, "-t", "Upsert Company", "--map", "label=name", "--restart")
+    assert "1 sent" in restarted.output
+    write(companies, "company_id,label\nc1,a\nc2,b\n")
+    changed = sync(companies, "-t", "Upsert Company", "--map", "label=name")
+    assert "starting from row 1" in changed.output and "2 sent" in changed.output
