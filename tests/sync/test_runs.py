@@ -266,3 +266,46 @@ def test_a_changed_file_or_mapping_starts_again(sync: Sync, url: str, tmp_path: 
     write(companies, "company_id,label\nc1,a\nc2,b\n")
     changed = sync(companies, "-t", "Upsert Company", "--map", "label=name")
     assert "starting from row 1" in changed.output and "2 sent" in changed.output
+
+
+def test_a_killed_process_resumes_without_duplicates_or_gaps(
+    sync: Sync, url: str, config_file: Path, tmp_path: Path
+) -> None:
+    """SIGKILL mid-run: the request in flight may have landed unacknowledged and is sent again
+    (docs/sync.md, Resume); a ``deduplication_id`` column makes that harmless for events."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write(tmp_path / "p.csv", "user_id\nu1\n")
+    assert sync(tmp_path / "p.csv", "-t", "Upsert Person").exit_code == 0
+    rows = 40
+    events = write(
+        tmp_path / "events.csv",
+        "user_id,name,created_at,deduplication_id\n"
+        + "".join(f"u1,event {i},2024-06-01T00:00:00Z,e{i}\n" for i in range(rows)),
+    )
+    httpx.post(f"{url}/__sandbox/faults", json={"latency_ms": 50}).raise_for_status()
+    checkpoint = Path(f"{events}.checkpoint.json")
+    command = [sys.executable, "-m", "csroute", "sync", str(events), "-t", "Insert Event",
+               "--config", str(config_file)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if checkpoint.exists() and json.loads(checkpoint.read_text())["rows_done"] >= 5:
+                break
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(10)
+    done = json.loads(checkpoint.read_text())["rows_done"]
+    assert 5 <= done < rows
+    httpx.delete(f"{url}/__sandbox/faults").raise_for_status()
+    resumed = sync(events, "-t", "Insert Event")
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resuming after row {done}" in resumed.output
+    names = sorted(e["name"] for e in state(url)["events"])
+    assert names == sorted(f"event {i}" for i in range(rows))
