@@ -148,3 +148,23 @@ def test_upsert_custom_data_object_single_and_batched(sync: Sync, url: str, tmp_
     file = write(tmp_path / "d2.csv", "type,data_id,company_id,seats\nlicense,L3,c1,1\n")
     assert sync(file, "-t", "Upsert Custom Data Object", "--batch").exit_code == 0
     assert state(url)["counts"]["custom_data"] == 3
+
+
+def test_parquet_and_json_inputs(sync: Sync, url: str, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [
+        {"user_id": "u1", "signed_up_at": datetime(2024, 5, 30, 12), "seats": 3},
+        {"user_id": "u2", "signed_up_at": datetime(2024, 6, 1), "seats": 4},
+    ]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "people.parquet")
+    assert sync(tmp_path / "people.parquet", "-t", "Upsert Person").exit_code == 0
+    write(tmp_path / "more.json", '[{"user_id": "u3", "email": "c@x.io", "vip": true}]')
+    assert sync(tmp_path / "more.json", "-t", "Upsert Person").exit_code == 0
+    people = {p["user_id"]: p for p in state(url)["people"]}
+    assert people["u1"]["signed_up_at"].startswith("2024-05-30T12:00:00")
+    assert people["u2"]["custom_attributes"] == {"seats": 4}
+    assert people["u3"]["custom_attributes"] == {"vip": True}
