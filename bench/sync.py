@@ -21,8 +21,6 @@ import argparse
 import csv
 import json
 import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,28 +31,12 @@ from typing import Any
 
 import httpx
 
+from common import free_port, machine, wait_http
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 API_KEY = "bench-sync-key"
 LIMIT, WINDOW_S = 100, 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def write_people(path: Path, rows: int) -> None:
@@ -145,23 +127,6 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
         "requests_429": state["requests"].get("429", 0),
         "people_landed": state["counts"]["people"],
         "peak_rss_mib": round(peak / 1024, 1),
-    }
-
-
-def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "load_average": os.getloadavg(),
     }
 
 

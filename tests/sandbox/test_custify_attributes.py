@@ -1,34 +1,18 @@
 """Custify sandbox: custom-attribute key and value rules, the 250-field cap, first-seen type locking
-and default-field types (custify-api.md section 4), over real HTTP."""
+and default-field types (custify-custify.md section 4), over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from csroute.custify.sandbox import create_app, running
 
-AUTH = {"Authorization": "Bearer sandbox-key"}
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with running(create_app(rate_limit=None)) as url:
-        yield url
-
-
-@pytest.fixture
-def api(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, headers=AUTH) as client:
-        client.post("/__sandbox/reset").raise_for_status()
-        yield client
-
-
-def attributes(api: httpx.Client, values: dict[str, Any], user_id: str = "u1") -> httpx.Response:
-    return api.post("/people", json={"user_id": user_id, "custom_attributes": values})
+def attributes(
+    custify: httpx.Client, values: dict[str, Any], user_id: str = "u1"
+) -> httpx.Response:
+    return custify.post("/people", json={"user_id": user_id, "custom_attributes": values})
 
 
 @pytest.mark.parametrize(
@@ -46,29 +30,31 @@ def attributes(api: httpx.Client, values: dict[str, Any], user_id: str = "u1") -
     ],
 )
 def test_invalid_custom_attributes_are_rejected(
-    api: httpx.Client, values: dict[str, Any], fragment: str
+    custify: httpx.Client, values: dict[str, Any], fragment: str
 ) -> None:
-    response = attributes(api, values)
+    response = attributes(custify, values)
     assert response.status_code == 400 and fragment in response.json()["message"]
-    assert api.get("/__sandbox/state").json()["people"] == []
+    assert custify.get("/__sandbox/state").json()["people"] == []
 
 
-def test_limits_themselves_are_allowed(api: httpx.Client) -> None:
+def test_limits_themselves_are_allowed(custify: httpx.Client) -> None:
     values = {"k" * 190: "x" * 255, "a1": None, "flag": True}
-    response = attributes(api, values)
+    response = attributes(custify, values)
     assert response.status_code == 200 and response.json()["custom_attributes"] == values
 
 
-def test_at_most_250_custom_fields_per_person(api: httpx.Client) -> None:
-    assert attributes(api, {f"f{n}": n for n in range(200)}).status_code == 200
-    assert attributes(api, {f"g{n}": n for n in range(50)}).status_code == 200
-    over = attributes(api, {"one_more": 1})
+def test_at_most_250_custom_fields_per_person(custify: httpx.Client) -> None:
+    assert attributes(custify, {f"f{n}": n for n in range(200)}).status_code == 200
+    assert attributes(custify, {f"g{n}": n for n in range(50)}).status_code == 200
+    over = attributes(custify, {"one_more": 1})
     assert over.status_code == 400 and "250" in over.json()["message"]
-    assert attributes(api, {"f0": 99}).status_code == 200
+    assert attributes(custify, {"f0": 99}).status_code == 200
 
 
-def test_first_value_locks_the_type_and_later_values_convert(api: httpx.Client) -> None:
-    first = attributes(api, {"seats": "7", "trial": "TRUE", "since": "2024-01-02 10:30", "plan": 5})
+def test_first_value_locks_the_type_and_later_values_convert(custify: httpx.Client) -> None:
+    first = attributes(
+        custify, {"seats": "7", "trial": "TRUE", "since": "2024-01-02 10:30", "plan": 5}
+    )
     assert first.json()["custom_attributes"] == {
         "seats": 7,
         "trial": True,
@@ -76,7 +62,7 @@ def test_first_value_locks_the_type_and_later_values_convert(api: httpx.Client) 
         "plan": 5,
     }
     again = attributes(
-        api, {"seats": 9.5, "trial": False, "since": "2024-03-01T08:00:00+02:00"}, "u2"
+        custify, {"seats": 9.5, "trial": False, "since": "2024-03-01T08:00:00+02:00"}, "u2"
     )
     assert again.json()["custom_attributes"] == {
         "seats": 9.5,
@@ -88,9 +74,9 @@ def test_first_value_locks_the_type_and_later_values_convert(api: httpx.Client) 
         ({"trial": "yes"}, "Boolean"),
         ({"since": 5}, "Date"),
     ]:
-        response = attributes(api, values, "u3")
+        response = attributes(custify, values, "u3")
         assert response.status_code == 400 and kind in response.json()["message"]
-    assert api.get("/__sandbox/state").json()["attribute_types"]["people"] == {
+    assert custify.get("/__sandbox/state").json()["attribute_types"]["people"] == {
         "seats": "Number",
         "trial": "Boolean",
         "since": "Date",
@@ -98,29 +84,33 @@ def test_first_value_locks_the_type_and_later_values_convert(api: httpx.Client) 
     }
 
 
-def test_string_type_accepts_any_scalar_as_text(api: httpx.Client) -> None:
-    attributes(api, {"tier": "gold"})
-    response = attributes(api, {"tier": 3}, "u2")
+def test_string_type_accepts_any_scalar_as_text(custify: httpx.Client) -> None:
+    attributes(custify, {"tier": "gold"})
+    response = attributes(custify, {"tier": 3}, "u2")
     assert response.json()["custom_attributes"] == {"tier": "3"}
 
 
-def test_a_rejected_request_locks_no_type(api: httpx.Client) -> None:
-    assert attributes(api, {"score": "high", "bad.key": 1}).status_code == 400
-    response = attributes(api, {"score": 10})
+def test_a_rejected_request_locks_no_type(custify: httpx.Client) -> None:
+    assert attributes(custify, {"score": "high", "bad.key": 1}).status_code == 400
+    response = attributes(custify, {"score": 10})
     assert response.status_code == 200 and response.json()["custom_attributes"] == {"score": 10}
 
 
-def test_people_and_companies_lock_types_separately(api: httpx.Client) -> None:
-    attributes(api, {"region": 1})
-    company = api.post("/company", json={"company_id": "c1", "custom_attributes": {"region": "EU"}})
+def test_people_and_companies_lock_types_separately(custify: httpx.Client) -> None:
+    attributes(custify, {"region": 1})
+    company = custify.post(
+        "/company", json={"company_id": "c1", "custom_attributes": {"region": "EU"}}
+    )
     assert company.status_code == 200 and company.json()["custom_attributes"] == {"region": "EU"}
 
 
-def test_companies_take_currency_values(api: httpx.Client) -> None:
+def test_companies_take_currency_values(custify: httpx.Client) -> None:
     value = {"value": 100, "currency": "USD"}
-    response = api.post("/company", json={"company_id": "c1", "custom_attributes": {"arr": value}})
+    response = custify.post(
+        "/company", json={"company_id": "c1", "custom_attributes": {"arr": value}}
+    )
     assert response.status_code == 200 and response.json()["custom_attributes"] == {"arr": value}
-    plain = api.post("/company", json={"company_id": "c2", "custom_attributes": {"arr": 100}})
+    plain = custify.post("/company", json={"company_id": "c2", "custom_attributes": {"arr": 100}})
     assert plain.status_code == 400 and "Currency" in plain.json()["message"]
 
 
@@ -139,11 +129,11 @@ def test_companies_take_currency_values(api: httpx.Client) -> None:
         {"user_id": "u1", "custom_attributes": ["a"]},
     ],
 )
-def test_default_people_fields_are_typed(api: httpx.Client, body: dict[str, Any]) -> None:
-    assert api.post("/people", json=body).status_code == 400
+def test_default_people_fields_are_typed(custify: httpx.Client, body: dict[str, Any]) -> None:
+    assert custify.post("/people", json=body).status_code == 400
 
 
-def test_default_fields_accept_what_rudderstack_sends(api: httpx.Client) -> None:
+def test_default_fields_accept_what_rudderstack_sends(custify: httpx.Client) -> None:
     body = {
         "user_id": 42,
         "phone": 9830311522,
@@ -151,7 +141,7 @@ def test_default_fields_accept_what_rudderstack_sends(api: httpx.Client) -> None
         "unsubscribed_from_calls": "false",
         "signed_up_at": "2022-04-27T13:56:13.012Z",
     }
-    person = api.post("/people", json=body).json()
+    person = custify.post("/people", json=body).json()
     assert (person["user_id"], person["phone"], person["session_count"]) == ("42", "9830311522", 23)
     assert person["unsubscribed_from_calls"] is False
     assert person["signed_up_at"] == "2022-04-27T13:56:13.012Z"
