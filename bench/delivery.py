@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,31 +101,41 @@ def count(receiver: str) -> int:
     return int(httpx.get(f"{receiver}/count").text)
 
 
-def throughput(n: int, batch_size: int) -> dict[str, Any]:
+@contextmanager
+def pipeline(
+    events: int, batch_size: int, role: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A log pre-filled with ``events``, a counting receiver, and csroute delivering to it."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        asyncio.run(prefill(workdir / "events.db", n))
+        asyncio.run(prefill(workdir / "events.db", events))
         rport = free_port()
         receiver_proc = subprocess.Popen(
             [PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)]
         )
         receiver = f"http://127.0.0.1:{rport}"
         wait_http(f"{receiver}/count")
-        proc, _ = start_csroute(workdir, receiver, batch_size, "router")
+        proc, port = start_csroute(workdir, receiver, batch_size, role)
         try:
-            start = time.monotonic()
-            peak = 0.0
-            while (seen := count(receiver)) < n:
-                peak = max(peak, rss_mb(proc.pid))
-                if time.monotonic() - start > 600:
-                    raise RuntimeError(f"only {seen} of {n} delivered")
-                time.sleep(0.2)
-            elapsed = time.monotonic() - start
+            wait_http(f"http://127.0.0.1:{port}/health")
+            yield proc, receiver
         finally:
             proc.terminate()
             proc.wait()
             receiver_proc.terminate()
             receiver_proc.wait()
+
+
+def throughput(n: int, batch_size: int) -> dict[str, Any]:
+    with pipeline(n, batch_size, "router") as (proc, receiver):
+        start = time.monotonic()
+        peak = 0.0
+        while (seen := count(receiver)) < n:
+            peak = max(peak, rss_mb(proc.pid))
+            if time.monotonic() - start > 600:
+                raise RuntimeError(f"only {seen} of {n} delivered")
+            time.sleep(0.2)
+        elapsed = time.monotonic() - start
     return {
         "events": n,
         "batch_size": batch_size,
@@ -134,28 +146,12 @@ def throughput(n: int, batch_size: int) -> dict[str, Any]:
 
 
 def memory(backlog: int, seconds: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        asyncio.run(prefill(workdir / "events.db", backlog))
-        rport = free_port()
-        receiver_proc = subprocess.Popen(
-            [PYTHON, str(ROOT / "bench" / "counting_receiver.py"), str(rport)]
-        )
-        receiver = f"http://127.0.0.1:{rport}"
-        wait_http(f"{receiver}/count")
-        proc, port = start_csroute(workdir, receiver, 100, "all")
-        try:
-            wait_http(f"http://127.0.0.1:{port}/health")
-            peak, start = 0.0, time.monotonic()
-            while time.monotonic() - start < seconds:
-                peak = max(peak, rss_mb(proc.pid))
-                time.sleep(0.2)
-            delivered = count(receiver)
-        finally:
-            proc.terminate()
-            proc.wait()
-            receiver_proc.terminate()
-            receiver_proc.wait()
+    with pipeline(backlog, 100, "all") as (proc, receiver):
+        peak, start = 0.0, time.monotonic()
+        while time.monotonic() - start < seconds:
+            peak = max(peak, rss_mb(proc.pid))
+            time.sleep(0.2)
+        delivered = count(receiver)
     return {
         "backlog": backlog,
         "sampled_s": seconds,
