@@ -244,7 +244,7 @@ def bench(duration: int, connections: int) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> None:
     m = results["machine"]
     print(
-        f"{m['nproc']} cores, {m['cpu']}, Python {m['python']}; wrk -t1 -c{results['connections']} "
+        f"{m['cpus']} cores, {m['cpu']}, Python {m['python']}; wrk -t1 -c{results['connections']} "
         f"-d{results['duration_s']}s"
     )
     print(f"{'run':<28}{'req/s':>10}{'events/s':>12}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
@@ -261,7 +261,7 @@ def report(results: dict[str, Any]) -> None:
         )
     print(
         f"load average (1 min) before/after: {results['load_average_before']:.1f}/"
-        f"{results['load_average_after']:.1f} on {m['nproc']} cores"
+        f"{results['load_average_after']:.1f} on {m['cpus']} cores"
     )
     print(f"single / do-nothing: {results['single_vs_noop']:.2f}x (target >= 0.6)")
     print(f"batch events/s: {results['batch']['events_per_s']:,.0f} (target >= 50,000)")

@@ -29,7 +29,7 @@ import msgspec
 
 from csroute.config import Limits
 from csroute.events.errors import Rejection, RequestError, field_path
-from csroute.events.timestamps import parse_iso
+from csroute.events.timestamps import parse_ms
 
 _decode_any = msgspec.json.Decoder().decode
 _decode_fields = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
@@ -140,7 +140,7 @@ def _parse_batch(body: bytes, limits: Limits) -> Envelope:
         envelope.write_key = _write_key(_decode_any(fields["writeKey"]))
     if "sentAt" in fields:
         sent_at = _decode_any(fields["sentAt"])
-        if sent_at is not None and (type(sent_at) is not str or parse_iso(sent_at) is None):
+        if sent_at is not None and (type(sent_at) is not str or parse_ms(sent_at) is None):
             raise RequestError(400, "sentAt", "iso8601", "sentAt must be an ISO-8601 date-time")
         envelope.sent_at = sent_at
     envelope.context = _defaults(fields, "context", limits)

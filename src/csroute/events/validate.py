@@ -36,7 +36,6 @@ Nothing else is changed: unknown fields are kept as sent.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import uuid4
 
@@ -45,7 +44,7 @@ import msgspec
 from csroute.events.decode import Envelope, decode_item
 from csroute.events.errors import Rejection, field_path
 from csroute.events.model import EVENT_TYPES, NewEvent
-from csroute.events.timestamps import format_iso, parse_iso
+from csroute.events.timestamps import format_ms, parse_ms
 
 _OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
 _STRING_FIELDS: Final = ("event", "name")
@@ -65,12 +64,14 @@ class Invalid(Exception):
 
 
 def accept(
-    envelope: Envelope, implied_type: str | None, source: str, received: datetime
+    envelope: Envelope, implied_type: str | None, source: str, received_ms: int
 ) -> tuple[list[NewEvent], list[Rejection]]:
-    """Validate and stamp every event of a request: the accepted ones and the rejections."""
-    received_utc = received.astimezone(UTC).replace(tzinfo=None)  # naive: cheaper to format
-    received_iso = format_iso(received_utc)
-    batch_sent = None if envelope.sent_at is None else parse_iso(envelope.sent_at)
+    """Validate and stamp every event of a request: the accepted ones and the rejections.
+
+    ``received_ms``: when the request arrived, in milliseconds since the epoch.
+    """
+    received_iso = format_ms(received_ms)
+    batch_sent = None if envelope.sent_at is None else parse_ms(envelope.sent_at)
     events: list[NewEvent] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(envelope.items):
@@ -84,7 +85,7 @@ def accept(
                 continue
         try:
             key = _checked(item, implied_type)
-            _stamp(item, envelope, received_utc, received_iso, batch_sent)
+            _stamp(item, envelope, received_ms, received_iso, batch_sent)
         except Invalid as e:
             rejected.append(_rejection(e, index if envelope.batch else None))
             continue
@@ -159,15 +160,16 @@ def _checked(event: Any, implied_type: str | None) -> str:
 def _stamp(
     event: dict[str, Any],
     envelope: Envelope,
-    received: datetime,
+    received: int,
     received_iso: str,
-    batch_sent: datetime | None,
+    batch_sent: int | None,
 ) -> None:
+    """Stamp the fields listed in the module docstring; instants are epoch milliseconds."""
     timestamp = event.get("timestamp")
     original = event.get("originalTimestamp")
     sent_at = event.get("sentAt")
-    client: datetime | None = None
-    sent: datetime | None = batch_sent
+    client: int | None = None
+    sent = batch_sent
     if timestamp is not None:
         client = _instant("timestamp", timestamp)
         if original is None:
@@ -184,7 +186,7 @@ def _stamp(
         event["timestamp"] = received_iso
     else:
         try:
-            event["timestamp"] = format_iso(client if sent is None else received - (sent - client))
+            event["timestamp"] = format_ms(client if sent is None else received - (sent - client))
         except OverflowError:
             raise Invalid(
                 "timestamp", "iso8601", "timestamp corrected by sentAt falls outside years 1-9999"
@@ -202,10 +204,10 @@ def _stamp(
         event["integrations"] = envelope.integrations
 
 
-def _instant(name: str, value: Any) -> datetime:
+def _instant(name: str, value: Any) -> int:
     if type(value) is not str:
         raise Invalid(name, "type", f"{name} must be an ISO-8601 string")
-    instant = parse_iso(value)
+    instant = parse_ms(value)
     if instant is None:
         raise Invalid(name, "iso8601", f"{name} {_show(value)} is not an ISO-8601 date-time")
     return instant

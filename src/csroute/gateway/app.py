@@ -26,8 +26,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -128,7 +128,7 @@ class GatewayApp:
         self, scope: Scope, receive: Receive, send: Send, batch: bool, implied_type: str | None
     ) -> None:
         """Answer one tracking request; the events are committed before the 200 is sent."""
-        received = datetime.now(UTC)
+        received_ms = time.time_ns() // 1_000_000
         source: SourceConfig | None = None
         unread = -1  # bytes of body left unread when refusing; -1: unknown (chunked)
         try:
@@ -151,12 +151,12 @@ class GatewayApp:
                 unread = int(length)
                 if unread > limit:
                     raise too_large(limit)
-            body = await _read_body(receive, BodyReader(limit, gzip))
+            body = await _read_body(receive, limit, gzip)
             unread = 0
             envelope = parse(body, batch, self._limits)
             if source is None:
                 source = self._source(envelope.write_key)
-            events, rejected = accept(envelope, implied_type, source.name, received)
+            events, rejected = accept(envelope, implied_type, source.name, received_ms)
             if rejected:
                 self._rejected(source.name, rejected)
                 if not events:
@@ -258,14 +258,26 @@ def _basic_username(authorization: bytes) -> str | None:
     return decoded.partition(":")[0]
 
 
-async def _read_body(receive: Receive, reader: BodyReader) -> bytes:
+async def _read_body(receive: Receive, limit: int, gzip: bool) -> bytes:
+    """The body as it is when it came in one message (the usual case), else collected and
+    checked chunk by chunk."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _Disconnected
+    body: bytes = message.get("body", b"")
+    if not gzip and not message.get("more_body", False):
+        if len(body) > limit:
+            raise too_large(limit)
+        return body
+    reader = BodyReader(limit, gzip)
     while True:
+        reader.feed(body)
+        if not message.get("more_body", False):
+            return reader.finish()
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected
-        reader.feed(message.get("body", b""))
-        if not message.get("more_body", False):
-            return reader.finish()
+        body = message.get("body", b"")
 
 
 def _all_rejected(rejected: list[Rejection], batch: bool) -> RequestError:

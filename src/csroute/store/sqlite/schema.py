@@ -107,6 +107,11 @@ MIGRATIONS: Final = {1: _statements(_SCRIPT), 2: _statements(_V2)}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 
+STATEMENT_CACHE: Final = 256
+"""Prepared statements kept per connection: the writer's inserts alone take one for each row
+count up to ``writer.MAX_STATEMENT_ROWS``."""
+
+
 def connect(
     path: Path, *, synchronous: Literal["full", "normal"] | None = None
 ) -> sqlite3.Connection:
@@ -114,7 +119,9 @@ def connect(
 
     Readers are ``query_only`` so that a bug can never write past the writer thread.
     """
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, cached_statements=STATEMENT_CACHE
+    )
     conn.execute("PRAGMA busy_timeout = 5000")
     if synchronous is None:
         conn.execute("PRAGMA query_only = ON")

@@ -7,6 +7,13 @@ inserts all waiting appends in a single transaction, commits once, and wakes all
 with one call into the event loop. Under load the batch grows by itself, so the fsync cost is
 shared by however many requests arrived during the previous one.
 
+The thread shares the GIL with the event loop, and under load the loop holds it nearly all the
+time: each time the thread needs it back (after waiting for work, after each SQLite call) it
+may wait for the interpreter's switch interval. So the thread does as little Python as it can:
+the loop hands over the appends of a whole pass at once, with their rows already flattened into
+statement parameters, and up to ``MAX_STATEMENT_ROWS`` rows go in with one autocommit
+``INSERT``: one call into SQLite, which also commits (docs/benchmarks.md, Gateway).
+
 Other writes (delivery rounds, replays, ...) run on the same thread, each in a transaction of
 its own, so that one failing round never takes appends down with it.
 """
@@ -15,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from csroute.events.model import NewEvent
@@ -31,22 +39,27 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-INSERT_EVENT: Final = (
-    "INSERT INTO events (source, user_key, type, payload, received_at) VALUES (?, ?, ?, ?, ?)"
-)
-INSERT_ROWS: Final = {
-    n: "INSERT INTO events (source, user_key, type, payload, received_at) VALUES "
-    + ", ".join(["(?, ?, ?, ?, ?)"] * n)
-    for n in (128, 64, 32, 16, 8, 4, 2)
-}
-"""Multi-row inserts by row count: any number of rows takes a few statements, each prepared
-once (SQLite's statement cache)."""
+MAX_STATEMENT_ROWS: Final = 128
+"""Rows per ``INSERT``: 5 parameters each stays under the 999 of SQLite builds before 3.32.
+Each row count is a statement of its own, so the connection caches more statements than this
+(``schema.STATEMENT_CACHE``)."""
+
+
+@functools.cache
+def insert_rows(n: int) -> str:
+    """The ``INSERT`` of ``n`` events (5 parameters per row, in ``_Appends.params`` order)."""
+    return "INSERT INTO events (source, user_key, type, payload, received_at) VALUES " + ", ".join(
+        ["(?, ?, ?, ?, ?)"] * n
+    )
 
 
 @dataclass(slots=True)
-class _Append:
-    events: Sequence[NewEvent]
-    future: asyncio.Future[None]
+class _Appends:
+    """Appends made in one pass of an event loop, ready for the writer thread."""
+
+    loop: asyncio.AbstractEventLoop
+    futures: list[asyncio.Future[None]] = field(default_factory=list)
+    params: list[object] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -76,7 +89,9 @@ class Writer:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._queue: queue.SimpleQueue[_Append | _Job | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Appends | _Job | object] = queue.SimpleQueue()
+        # The appends of the current pass of each event loop (one loop, but for some tests).
+        self._gathering: dict[asyncio.AbstractEventLoop, _Appends] = {}
         self._closed = False
         self.commits = 0
         """Transactions committed so far: lets tests see that appends share commits."""
@@ -86,10 +101,31 @@ class Writer:
         self._thread.start()
 
     async def append(self, events: Sequence[NewEvent]) -> None:
-        """Commit events with whatever other appends are queued; see ``Store.append``."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._put(_Append(events, future))
+        """Commit events with whatever other appends are queued; see ``Store.append``.
+
+        The appends of one pass of the event loop reach the thread together, at its end.
+        """
+        loop = asyncio.get_running_loop()
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            gathering = self._gathering[loop] = _Appends(loop)
+            loop.call_soon(self._hand_over, loop)
+        future: asyncio.Future[None] = loop.create_future()
+        gathering.futures.append(future)
+        received_at = time.time()
+        params = gathering.params
+        for e in events:
+            params += (e.source, e.user_key, e.type, e.payload, received_at)
         await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        appends = self._gathering.pop(loop)
+        if self._closed:  # closed during this pass: the thread is gone
+            _resolve(appends.futures, None, lambda: StoreUnavailable("the store is closed"))
+        else:
+            self._queue.put(appends)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the write connection in a transaction of its own and commit."""
@@ -108,7 +144,7 @@ class Writer:
             self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
 
-    def _put(self, item: _Append | _Job) -> None:
+    def _put(self, item: _Job) -> None:
         if self._closed:
             raise StoreUnavailable("the store is closed")
         self._queue.put(item)
@@ -124,10 +160,10 @@ class Writer:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            appends: list[_Append] = []
+            appends: list[_Appends] = []
             jobs: list[_Job] = []
             for item in items:
-                if isinstance(item, _Append):
+                if type(item) is _Appends:
                     appends.append(item)
                 elif isinstance(item, _Job):
                     jobs.append(item)
@@ -139,20 +175,22 @@ class Writer:
                 self._commit_job(job)
         self._conn.close()
 
-    def _commit_appends(self, appends: list[_Append]) -> None:
-        received_at = time.time()
+    def _commit_appends(self, appends: list[_Appends]) -> None:
+        params = appends[0].params
+        for more in appends[1:]:
+            params += more.params
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            _insert_events(self._conn, [e for a in appends for e in a.events], received_at)
-            self._conn.execute("COMMIT")
+            _insert_events(self._conn, params)
         except Exception as exc:
             self._rollback()
-            log.error("could not commit %d appends: %s", len(appends), exc)
+            log.error("could not commit %d events: %s", len(params) // 5, exc)
             message = f"could not commit events: {exc}"
-            _settle([a.future for a in appends], None, lambda: StoreUnavailable(message))
+            for a in appends:
+                _settle(a.loop, a.futures, None, lambda: StoreUnavailable(message))
         else:
             self.commits += 1
-            _settle([a.future for a in appends], None, None)
+            for a in appends:
+                _settle(a.loop, a.futures, None, None)
 
     def _commit_job(self, job: _Job) -> None:
         try:
@@ -162,10 +200,10 @@ class Writer:
         except Exception as exc:
             self._rollback()
             error = unavailable(exc)
-            _settle([job.future], None, lambda: error)
+            _settle(job.future.get_loop(), [job.future], None, lambda: error)
         else:
             self.commits += 1
-            _settle([job.future], result, None)
+            _settle(job.future.get_loop(), [job.future], result, None)
 
     def _rollback(self) -> None:
         """Undo a failed transaction (SQLite may or may not have rolled it back itself)."""
@@ -176,39 +214,37 @@ class Writer:
                 log.error("rollback failed: %s", exc)
 
 
-def _insert_events(conn: sqlite3.Connection, events: list[NewEvent], received_at: float) -> None:
-    """Insert in as few statements as the sizes of ``INSERT_ROWS`` allow (64 rows: one).
+def _insert_events(conn: sqlite3.Connection, params: list[object]) -> None:
+    """Insert the rows of ``params`` (5 values each) and commit them.
 
-    ``executemany`` steps once per row, giving up and retaking the GIL each time; under load
-    every retake waits for the busy event-loop thread, and so does the commit's acknowledgement.
+    Up to ``MAX_STATEMENT_ROWS`` rows take one autocommit statement; more take a transaction
+    of statements that size plus one for the rest.
     """
-    start = 0
-    while start < len(events):
-        left = len(events) - start
-        size = next((n for n in INSERT_ROWS if n <= left), 1)
-        params: list[object] = []
-        for e in events[start : start + size]:
-            params += (e.source, e.user_key, e.type, e.payload, received_at)
-        conn.execute(INSERT_ROWS[size] if size > 1 else INSERT_EVENT, params)
-        start += size
+    rows = len(params) // 5
+    if rows <= MAX_STATEMENT_ROWS:
+        conn.execute(insert_rows(rows), params)
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    step = 5 * MAX_STATEMENT_ROWS
+    for start in range(0, len(params), step):
+        chunk = params[start : start + step]
+        conn.execute(insert_rows(len(chunk) // 5), chunk)
+    conn.execute("COMMIT")
 
 
 def _settle(
+    loop: asyncio.AbstractEventLoop,
     futures: list[asyncio.Future[Any]],
     result: Any,
     error: Callable[[], BaseException] | None,
 ) -> None:
-    """Hand the outcome to the waiting callers: one thread-safe call per event loop.
+    """Hand the outcome to the callers waiting on ``loop``, in one thread-safe call.
 
     ``error`` makes the exception for each caller: one exception object raised in many tasks
     would pile up all their tracebacks.
     """
-    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Any]]] = {}
-    for future in futures:
-        by_loop.setdefault(future.get_loop(), []).append(future)
-    for loop, waiting in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            loop.call_soon_threadsafe(_resolve, waiting, result, error)
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+        loop.call_soon_threadsafe(_resolve, futures, result, error)
 
 
 def _resolve(
