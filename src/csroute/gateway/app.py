@@ -132,18 +132,14 @@ class GatewayApp:
         source: SourceConfig | None = None
         unread = -1  # bytes of body left unread when refusing; -1: unknown (chunked)
         try:
-            authorization = content_type = encoding = length = None
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    authorization = value
-                elif name == b"content-type":
-                    content_type = value
-                elif name == b"content-encoding":
-                    encoding = value
-                elif name == b"content-length":
-                    length = value
-            gzip = _is_gzip(encoding)
-            _check_content_type(content_type)
+            headers = dict(scope["headers"])  # a repeated header: the last one counts
+            encoding = headers.get(b"content-encoding")
+            gzip = encoding is not None and _is_gzip(encoding)
+            content_type = headers.get(b"content-type")
+            if content_type is not None and content_type != b"application/json":
+                _check_content_type(content_type)
+            authorization = headers.get(b"authorization")
+            length = headers.get(b"content-length")
             if authorization is not None:
                 source = self._authenticate(authorization)
             limit = self._limits.max_request_bytes
@@ -225,9 +221,7 @@ class GatewayApp:
             self._metrics.rejected(source, r.rule, 1)
 
 
-def _is_gzip(encoding: bytes | None) -> bool:
-    if encoding is None:
-        return False
+def _is_gzip(encoding: bytes) -> bool:
     encoding = encoding.strip().lower()
     if encoding == b"gzip":
         return True
@@ -238,9 +232,7 @@ def _is_gzip(encoding: bytes | None) -> bool:
     )
 
 
-def _check_content_type(content_type: bytes | None) -> None:
-    if content_type is None or content_type == b"application/json":
-        return
+def _check_content_type(content_type: bytes) -> None:
     if content_type.split(b";", 1)[0].strip().lower() not in _CONTENT_TYPES:
         raise RequestError(
             415, "", "content_type", "unsupported Content-Type (use application/json)"
