@@ -11,8 +11,9 @@ The thread shares the GIL with the event loop, and under load the loop holds it 
 time: each time the thread needs it back (after waiting for work, after each SQLite call) it
 may wait for the interpreter's switch interval. So the thread does as little Python as it can:
 the loop hands over the appends of a whole pass at once (or of its first 32 rows), with their
-rows already flattened into statement parameters, and up to ``MAX_STATEMENT_ROWS`` rows go in with one autocommit
-``INSERT``: one call into SQLite, which also commits (docs/benchmarks.md, Gateway).
+rows already flattened into statement parameters, and up to ``MAX_STATEMENT_ROWS`` rows go in
+with one autocommit ``INSERT``: one call into SQLite, which also commits (docs/benchmarks.md,
+Gateway).
 
 Other writes (delivery rounds, replays, ...) run on the same thread, each in a transaction of
 its own, so that one failing round never takes appends down with it.
