@@ -431,8 +431,15 @@ async def test_methods_paths_and_cors(gateway: Gateway) -> None:
     preflight = await gateway.client.options("/v1/batch")
     assert preflight.status_code == 204
     assert "content-encoding" in preflight.headers["access-control-allow-headers"]
-    ok = await gateway.client.post("/v1/track/", json=EVENTS["track"])
+    browser = {"origin": "https://app.example.com"}
+    ok = await gateway.client.post("/v1/track/", json=EVENTS["track"], headers=browser)
     assert ok.headers["access-control-allow-origin"] == "*"
+    refused = await gateway.client.post("/v1/track", content=b"{", headers=browser)
+    assert refused.status_code == 400
+    assert refused.headers["access-control-allow-origin"] == "*"  # readable by the page
+    server = await gateway.client.post("/v1/track", json=EVENTS["track"])
+    assert server.status_code == 200
+    assert "access-control-allow-origin" not in server.headers  # no Origin: not a browser
 
 
 async def test_other_paths_go_to_the_fallback_app(store: SQLiteStore) -> None:

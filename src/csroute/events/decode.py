@@ -103,13 +103,18 @@ def _parse_single(body: bytes, limits: Limits) -> Envelope:
         raise RequestError(
             413, "", "max_event_bytes", f"the event exceeds {limits.max_event_bytes} bytes"
         )
-    event = _decode(body, limits.max_depth)
+    try:
+        event = _decode_any(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise _malformed(e, limits.max_depth) from None
     if type(event) is not dict:
         raise RequestError(400, "", "object", "the body must be a JSON object (one event)")
     if _too_deep(body, event, limits.max_depth):
         raise _nested(limits.max_depth, "")
     write_key = event.pop("writeKey", None)
-    return Envelope([event], batch=False, limits=limits, write_key=_write_key(write_key))
+    if write_key is not None and type(write_key) is not str:
+        raise _write_key_type()
+    return Envelope([event], False, limits, write_key)
 
 
 def _parse_batch(body: bytes, limits: Limits) -> Envelope:
@@ -137,7 +142,10 @@ def _parse_batch(body: bytes, limits: Limits) -> Envelope:
         )
     envelope = Envelope(raws, batch=True, limits=limits)
     if "writeKey" in fields:
-        envelope.write_key = _write_key(_decode_any(fields["writeKey"]))
+        write_key = _decode_any(fields["writeKey"])
+        if write_key is not None and type(write_key) is not str:
+            raise _write_key_type()
+        envelope.write_key = write_key
     if "sentAt" in fields:
         sent_at = _decode_any(fields["sentAt"])
         if sent_at is not None and (type(sent_at) is not str or parse_ms(sent_at) is None):
@@ -186,13 +194,6 @@ def _defaults(fields: dict[str, msgspec.Raw], name: str, limits: Limits) -> dict
     return value
 
 
-def _decode(body: bytes, max_depth: int) -> Any:
-    try:
-        return _decode_any(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise _malformed(e, max_depth) from None
-
-
 def _too_deep(data: bytes, value: Any, max_depth: int) -> bool:
     """Whether ``value`` (decoded from ``data``) nests deeper than ``max_depth`` levels."""
     if data.count(b"{") + data.count(b"[") <= max_depth:
@@ -208,10 +209,8 @@ def _too_deep(data: bytes, value: Any, max_depth: int) -> bool:
     return False
 
 
-def _write_key(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    raise RequestError(400, "writeKey", "type", "writeKey must be a string")
+def _write_key_type() -> RequestError:
+    return RequestError(400, "writeKey", "type", "writeKey must be a string")
 
 
 def _malformed(error: Exception, max_depth: int) -> RequestError:

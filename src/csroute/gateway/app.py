@@ -68,7 +68,8 @@ _PREFLIGHT: Final = [
     ),
     (b"access-control-max-age", b"86400"),
 ]
-_CORS_CLOSE: Final = [*_CORS, (b"connection", b"close")]
+_CLOSE: Final = (b"connection", b"close")
+_NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
 _JSON: Final = (b"content-type", b"application/json")
 _AUTH_CACHE_SIZE: Final = 1024
 _DRAIN_FACTOR: Final = 4
@@ -131,8 +132,11 @@ class GatewayApp:
         received_ms = time.time_ns() // 1_000_000
         source: SourceConfig | None = None
         unread = -1  # bytes of body left unread when refusing; -1: unknown (chunked)
+        headers = dict(scope["headers"])  # a repeated header: the last one counts
+        # Only browsers read CORS headers, and they send Origin with every cross-origin
+        # request: server-side SDKs get one response header less to write.
+        cors = _CORS if b"origin" in headers else _NO_HEADERS
         try:
-            headers = dict(scope["headers"])  # a repeated header: the last one counts
             encoding = headers.get(b"content-encoding")
             gzip = encoding is not None and _is_gzip(encoding)
             content_type = headers.get(b"content-type")
@@ -170,13 +174,13 @@ class GatewayApp:
             # instead would reset it under a client still sending, which then sees no answer.
             # Only a body too long (or of unknown length) to be worth discarding ends it.
             drain = 0 <= unread <= _DRAIN_FACTOR * self._limits.max_request_bytes
-            await _error(send, e, _CORS if drain else _CORS_CLOSE)
+            await _error(send, e, cors if drain else [*cors, _CLOSE])
             return
         except _Disconnected:
             return
         if self._metrics is not None:
             self._metrics.accepted(source.name, len(events))
-        await _respond(send, 200, _accepted_body(len(events), rejected), _CORS)
+        await _respond(send, 200, _accepted_body(len(events), rejected), cors)
 
     def _authenticate(self, authorization: bytes) -> SourceConfig:
         """The source of a ``Basic base64(writeKey:)`` header (decoded once, then cached)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -70,9 +70,8 @@ class SQLiteStore(Store):
         """Transactions committed since opening (appends share them: see ``writer``)."""
         return self._writer.commits
 
-    async def append(self, events: Sequence[NewEvent]) -> None:
-        if events:
-            await self._writer.append(events)
+    def append(self, events: Sequence[NewEvent]) -> Awaitable[None]:
+        return self._writer.append(events)
 
     async def read_new(
         self,

@@ -108,19 +108,22 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="csroute-sqlite-writer", daemon=True)
         self._thread.start()
 
-    async def append(self, events: Sequence[NewEvent]) -> None:
+    def append(self, events: Sequence[NewEvent]) -> asyncio.Future[None]:
         """Commit events with whatever other appends are queued; see ``Store.append``.
 
         The appends of one pass of the event loop reach the thread together, at its end.
         """
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if not events:
+            future.set_result(None)
+            return future
         gathering = self._gathering.get(loop)
         if gathering is None:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
             gathering = self._gathering[loop] = _Appends(loop)
             loop.call_soon(self._hand_over, gathering)
-        future: asyncio.Future[None] = loop.create_future()
         gathering.futures.append(future)
         received_at = time.time()
         params = gathering.params
@@ -128,7 +131,7 @@ class Writer:
             params += (e.source, e.user_key, e.type, e.payload, received_at)
         if len(params) >= HAND_OVER_PARAMS:
             self._hand_over(gathering)
-        await future
+        return future
 
     def _hand_over(self, appends: _Appends) -> None:
         if self._gathering.get(appends.loop) is not appends:
