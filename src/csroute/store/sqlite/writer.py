@@ -111,7 +111,8 @@ class Writer:
     def append(self, events: Sequence[NewEvent]) -> asyncio.Future[None]:
         """Commit events with whatever other appends are queued; see ``Store.append``.
 
-        The appends of one pass of the event loop reach the thread together, at its end.
+        The appends of one pass of the event loop reach the thread together, at the end of
+        the pass or as soon as they hold 32 rows (``HAND_OVER_PARAMS``), in the order made.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
