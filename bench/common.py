@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import platform
+import shutil
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -59,3 +62,30 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def ensure_wrk() -> None:
+    """Install ``wrk`` (Debian's package) when it is missing."""
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+
+
+def wrk_post_script(directory: Path, path: str, body: bytes, write_key: str) -> Path:
+    """A ``wrk`` Lua script that POSTs ``body`` to ``path`` as JSON, with the write key as
+    Basic auth (both files named by the body's size, so several can share ``directory``)."""
+    auth = base64.b64encode(f"{write_key}:".encode()).decode()
+    body_file = directory / f"body{len(body)}.json"
+    body_file.write_bytes(body)
+    script = directory / f"post{len(body)}.lua"
+    script.write_text(
+        f"""
+local f = io.open("{body_file}", "rb")
+wrk.body = f:read("*a")
+f:close()
+wrk.method = "POST"
+wrk.path = "{path}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic {auth}"
+"""
+    )
+    return script

@@ -24,11 +24,9 @@ Prints a table and writes JSON to bench/results/gateway-c<connections>.json.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -40,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from common import machine
+from common import ensure_wrk, free_port, machine, wrk_post_script
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_KEY = "wk_bench_3c7e1a9f"
@@ -117,25 +115,6 @@ def gateway_config(directory: Path, name: str) -> Path:
 # -- the load ------------------------------------------------------------------------------
 
 
-def lua_script(path: str, body: bytes, directory: Path) -> Path:
-    auth = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
-    body_file = directory / f"body{len(body)}.json"
-    body_file.write_bytes(body)
-    script = directory / f"post{len(body)}.lua"
-    script.write_text(
-        f"""
-local f = io.open("{body_file}", "rb")
-wrk.body = f:read("*a")
-f:close()
-wrk.method = "POST"
-wrk.path = "{path}"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic {auth}"
-"""
-    )
-    return script
-
-
 def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
@@ -160,9 +139,7 @@ def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str
 
 class Server:
     def __init__(self, kind: str, config: Path | None = None) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         if config is None:
             args = [sys.executable, __file__, "serve-noop", str(self.port)]
         else:
@@ -192,11 +169,6 @@ def count_events(db: Path) -> int:
         return n
 
 
-def ensure_wrk() -> None:
-    if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
-
-
 def bench(rounds: int, duration: int, connections: int) -> dict[str, Any]:
     ensure_wrk()
     single = msgspec.json.encode(event(1))
@@ -214,8 +186,8 @@ def bench(rounds: int, duration: int, connections: int) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        single_lua = lua_script("/v1/track", single, tmpdir)
-        batch_lua = lua_script("/v1/batch", batch, tmpdir)
+        single_lua = wrk_post_script(tmpdir, "/v1/track", single, WRITE_KEY)
+        batch_lua = wrk_post_script(tmpdir, "/v1/batch", batch, WRITE_KEY)
 
         noop_server = Server("noop")
         single_server = Server("gateway", gateway_config(tmpdir, "single"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import importlib.util
 import json
@@ -39,7 +38,7 @@ import msgspec
 import psycopg
 import yaml
 
-from common import free_port, wait_http
+from common import ensure_wrk, free_port, wait_http, wrk_post_script
 from csroute.events.model import NewEvent
 from csroute.store.postgres import PostgresStore, migrate
 
@@ -220,26 +219,8 @@ def delivery(server: str, n: int, workers: int, tmp: Path) -> dict[str, Any]:
     }
 
 
-def wrk_script(tmp: Path, batch: int) -> Path:
-    body = tmp / "batch.json"
-    body.write_bytes(msgspec.json.encode({"batch": [event(i) for i in range(batch)]}))
-    auth = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
-    script = tmp / "post.lua"
-    script.write_text(
-        f"""
-local f = io.open("{body}", "rb")
-wrk.body = f:read("*a")
-f:close()
-wrk.method = "POST"
-wrk.path = "/v1/batch"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic {auth}"
-"""
-    )
-    return script
-
-
 def ingestion(server: str, seconds: int, tmp: Path) -> dict[str, Any]:
+    ensure_wrk()
     url = new_database(server, "ingest")
     configs = [write_config(tmp / f"g{i}", url, "http://127.0.0.1:9/unused") for i in range(2)]
     procs = [serve(c, "gateway") for c in configs]
@@ -247,7 +228,8 @@ def ingestion(server: str, seconds: int, tmp: Path) -> dict[str, Any]:
     try:
         for port in ports:
             wait_http(f"http://127.0.0.1:{port}/health")
-        script = wrk_script(tmp, 100)
+        batch = msgspec.json.encode({"batch": [event(i) for i in range(100)]})
+        script = wrk_post_script(tmp, "/v1/batch", batch, WRITE_KEY)
         commits_before = commits(url)
         pg_before = postgres_cpu()
         loads = [
