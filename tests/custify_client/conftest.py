@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from custify_client_support import (
     API_KEY,
@@ -19,19 +18,6 @@ from custify_client_support import (
 )
 
 from csroute.custify.client import Custify
-from csroute.custify.sandbox import running
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    with running(rate_limit=None) as url:
-        yield url
-
-
-@pytest.fixture
-def url(sandbox_url: str) -> str:
-    httpx.post(f"{sandbox_url}/__sandbox/reset").raise_for_status()
-    return sandbox_url
 
 
 @pytest.fixture

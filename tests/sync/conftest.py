@@ -3,29 +3,14 @@ configuration file naming it; ``sync`` runs ``csroute sync`` in-process and retu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sync_support import Sync, write_config
 from typer.testing import CliRunner, Result
 
 from csroute.cli.main import app
-from csroute.custify.sandbox import running
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    with running(rate_limit=None) as url:
-        yield url
-
-
-@pytest.fixture
-def url(sandbox_url: str) -> str:
-    httpx.post(f"{sandbox_url}/__sandbox/reset").raise_for_status()
-    return sandbox_url
 
 
 @pytest.fixture
