@@ -8,7 +8,10 @@ import platform
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +92,20 @@ wrk.headers["Authorization"] = "Basic {auth}"
 """
     )
     return script
+
+
+@contextmanager
+def custify_sandbox(api_key: str, rate_limit: str) -> Iterator[str]:
+    """A Custify sandbox in a process of its own, on a free port, with ``rate_limit``
+    (``"100/10"``: requests per seconds); yields its URL once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "csroute", "sandbox", "custify", "--port", str(port),
+               "--api-key", api_key, "--rate-limit", rate_limit]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"{url}/__sandbox/state?summary=true")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -39,7 +39,7 @@ import httpx
 import msgspec
 import yaml
 
-from common import free_port, machine, wait_http
+from common import custify_sandbox, free_port, machine
 from csroute.events.model import NewEvent
 from csroute.store.sqlite import SQLiteStore
 
@@ -152,18 +152,8 @@ def run(variant: str, load: Workload) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         asyncio.run(prefill(workdir / "events.db", load))
-        port = free_port()
-        sandbox = f"http://127.0.0.1:{port}"
-        sandbox_proc = subprocess.Popen(
-            [PYTHON, "-m", "csroute", "sandbox", "custify", "--port", str(port),
-             "--api-key", API_KEY, "--rate-limit", f"{LIMIT}/{WINDOW_S:g}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        config = csroute_config(workdir, sandbox, policy)
-        csroute: subprocess.Popen[bytes] | None = None
-        try:
-            wait_http(f"{sandbox}/__sandbox/state?summary=true")
+        with custify_sandbox(API_KEY, f"{LIMIT}/{WINDOW_S:g}") as sandbox:
+            config = csroute_config(workdir, sandbox, policy)
             if load.latency_ms:
                 httpx.post(f"{sandbox}/__sandbox/faults", json={"latency_ms": load.latency_ms})
             csroute = subprocess.Popen(
@@ -171,28 +161,27 @@ def run(variant: str, load: Workload) -> dict[str, Any]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            started = time.monotonic()
-            time.sleep(load.warmup)
-            first, t0 = sandbox_summary(sandbox), time.monotonic()
-            time.sleep(load.seconds)
-            last, t1 = sandbox_summary(sandbox), time.monotonic()
-            rate = (landed(last) - landed(first)) / (t1 - t0)
-            requests = last["requests"]["total"] - first["requests"]["total"]
-            throttled = last["requests"].get("429", 0) - first["requests"].get("429", 0)
-            deadline = time.monotonic() + load.drain_s
-            while (final := sandbox_summary(sandbox)) and landed(final) < load.events:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(1)
-            drained_s = time.monotonic() - started
-            csroute.terminate()
-            csroute.wait(30)
-            report = status(config)
-        finally:
-            if csroute is not None and csroute.poll() is None:
-                csroute.kill()
-            sandbox_proc.terminate()
-            sandbox_proc.wait(30)
+            try:
+                started = time.monotonic()
+                time.sleep(load.warmup)
+                first, t0 = sandbox_summary(sandbox), time.monotonic()
+                time.sleep(load.seconds)
+                last, t1 = sandbox_summary(sandbox), time.monotonic()
+                rate = (landed(last) - landed(first)) / (t1 - t0)
+                requests = last["requests"]["total"] - first["requests"]["total"]
+                throttled = last["requests"].get("429", 0) - first["requests"].get("429", 0)
+                deadline = time.monotonic() + load.drain_s
+                while (final := sandbox_summary(sandbox)) and landed(final) < load.events:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(1)
+                drained_s = time.monotonic() - started
+                csroute.terminate()
+                csroute.wait(30)
+                report = status(config)
+            finally:
+                if csroute.poll() is None:
+                    csroute.kill()
     total_requests = final["requests"]["total"]
     return {
         "variant": variant,

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from common import free_port, machine, wait_http
+from common import custify_sandbox, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -80,16 +80,7 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
         workdir = Path(tmp)
         people = workdir / "people.csv"
         write_people(people, rows)
-        port = free_port()
-        sandbox = f"http://127.0.0.1:{port}"
-        sandbox_proc = subprocess.Popen(
-            [PYTHON, "-m", "csroute", "sandbox", "custify", "--port", str(port),
-             "--api-key", API_KEY, "--rate-limit", f"{LIMIT}/{WINDOW_S:g}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_http(f"{sandbox}/__sandbox/state?summary=true")
+        with custify_sandbox(API_KEY, f"{LIMIT}/{WINDOW_S:g}") as sandbox:
             env = {**os.environ, "CSROUTE_CUSTIFY_API_KEY": API_KEY,
                    "CSROUTE_CUSTIFY_BASE_URL": sandbox}  # fmt: skip
             env.pop("CSROUTE_CUSTIFY_CONNECTION", None)
@@ -109,9 +100,6 @@ def run(rows: int, batch_size: int) -> dict[str, Any]:
                 raise RuntimeError(f"csroute sync failed: {output[1].decode()[-2000:]}")
             window_s, requests = sending_window(Path(f"{people}.responses.jsonl"))
             state = httpx.get(f"{sandbox}/__sandbox/state?summary=true").json()
-        finally:
-            sandbox_proc.terminate()
-            sandbox_proc.wait(30)
     # The window spans requests 1..n, that is n - 1 intervals carrying the records of n - 1.
     sending_rate = (rows - batch_size) / window_s if requests > 1 else float("nan")
     return {
