@@ -111,10 +111,7 @@ def _parse_single(body: bytes, limits: Limits) -> Envelope:
         raise RequestError(400, "", "object", "the body must be a JSON object (one event)")
     if _too_deep(body, event, limits.max_depth):
         raise _nested(limits.max_depth, "")
-    write_key = event.pop("writeKey", None)
-    if write_key is not None and type(write_key) is not str:
-        raise _write_key_type()
-    return Envelope([event], False, limits, write_key)
+    return Envelope([event], False, limits, _write_key(event.pop("writeKey", None)))
 
 
 def _parse_batch(body: bytes, limits: Limits) -> Envelope:
@@ -142,10 +139,7 @@ def _parse_batch(body: bytes, limits: Limits) -> Envelope:
         )
     envelope = Envelope(raws, batch=True, limits=limits)
     if "writeKey" in fields:
-        write_key = _decode_any(fields["writeKey"])
-        if write_key is not None and type(write_key) is not str:
-            raise _write_key_type()
-        envelope.write_key = write_key
+        envelope.write_key = _write_key(_decode_any(fields["writeKey"]))
     if "sentAt" in fields:
         sent_at = _decode_any(fields["sentAt"])
         if sent_at is not None and (type(sent_at) is not str or parse_ms(sent_at) is None):
@@ -209,8 +203,10 @@ def _too_deep(data: bytes, value: Any, max_depth: int) -> bool:
     return False
 
 
-def _write_key_type() -> RequestError:
-    return RequestError(400, "writeKey", "type", "writeKey must be a string")
+def _write_key(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise RequestError(400, "writeKey", "type", "writeKey must be a string")
 
 
 def _malformed(error: Exception, max_depth: int) -> RequestError:

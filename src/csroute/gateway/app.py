@@ -257,23 +257,22 @@ def _basic_username(authorization: bytes) -> str | None:
 async def _read_body(receive: Receive, limit: int, gzip: bool) -> bytes:
     """The body as it is when it came in one message (the usual case), else collected and
     checked chunk by chunk."""
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise _Disconnected
-    body: bytes = message.get("body", b"")
-    if not gzip and not message.get("more_body", False):
-        if len(body) > limit:
-            raise too_large(limit)
-        return body
-    reader = BodyReader(limit, gzip)
+    reader: BodyReader | None = None
     while True:
-        reader.feed(body)
-        if not message.get("more_body", False):
-            return reader.finish()
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected
-        body = message.get("body", b"")
+        body: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        if reader is None:
+            if not gzip and not more:
+                if len(body) > limit:
+                    raise too_large(limit)
+                return body
+            reader = BodyReader(limit, gzip)
+        reader.feed(body)
+        if not more:
+            return reader.finish()
 
 
 def _all_rejected(rejected: list[Rejection], batch: bool) -> RequestError:

@@ -40,13 +40,16 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+ROW_PARAMS: Final = 5
+"""Parameters per event row: source, user_key, type, payload, received_at."""
+
 MAX_STATEMENT_ROWS: Final = 128
-"""Rows per ``INSERT``: 5 parameters each stays under the 999 of SQLite builds before 3.32.
+"""Rows per ``INSERT``: their parameters stay under the 999 of SQLite builds before 3.32.
 Each row count is a statement of its own, so the connection caches more statements than this
 (``schema.STATEMENT_CACHE``)."""
 
 
-HAND_OVER_PARAMS: Final = 5 * 32
+HAND_OVER_ROWS: Final = 32
 """A pass's appends go to the thread as soon as they hold 32 rows, not only at its end: when
 many requests arrive together, the first ones commit while the loop still works on the rest,
 instead of all of them waiting for one commit with the loop idle (+10% single-event requests/s
@@ -55,7 +58,7 @@ at 64 connections, docs/benchmarks.md)."""
 
 @functools.cache
 def insert_rows(n: int) -> str:
-    """The ``INSERT`` of ``n`` events (5 parameters per row, in ``_Appends.params`` order)."""
+    """The ``INSERT`` of ``n`` events (``ROW_PARAMS`` per row, in ``_Appends.params`` order)."""
     return "INSERT INTO events (source, user_key, type, payload, received_at) VALUES " + ", ".join(
         ["(?, ?, ?, ?, ?)"] * n
     )
@@ -112,7 +115,7 @@ class Writer:
         """Commit events with whatever other appends are queued; see ``Store.append``.
 
         The appends of one pass of the event loop reach the thread together, at the end of
-        the pass or as soon as they hold 32 rows (``HAND_OVER_PARAMS``), in the order made.
+        the pass or as soon as they hold ``HAND_OVER_ROWS`` rows, in the order made.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -130,7 +133,7 @@ class Writer:
         params = gathering.params
         for e in events:
             params += (e.source, e.user_key, e.type, e.payload, received_at)
-        if len(params) >= HAND_OVER_PARAMS:
+        if len(params) >= HAND_OVER_ROWS * ROW_PARAMS:
             self._hand_over(gathering)
         return future
 
@@ -199,7 +202,7 @@ class Writer:
             _insert_events(self._conn, params)
         except Exception as exc:
             self._rollback()
-            log.error("could not commit %d events: %s", len(params) // 5, exc)
+            log.error("could not commit %d events: %s", len(params) // ROW_PARAMS, exc)
             message = f"could not commit events: {exc}"
             for a in appends:
                 _settle(a.loop, a.futures, None, lambda: StoreUnavailable(message))
@@ -231,20 +234,20 @@ class Writer:
 
 
 def _insert_events(conn: sqlite3.Connection, params: list[object]) -> None:
-    """Insert the rows of ``params`` (5 values each) and commit them.
+    """Insert the rows of ``params`` (``ROW_PARAMS`` values each) and commit them.
 
     Up to ``MAX_STATEMENT_ROWS`` rows take one autocommit statement; more take a transaction
     of statements that size plus one for the rest.
     """
-    rows = len(params) // 5
+    rows = len(params) // ROW_PARAMS
     if rows <= MAX_STATEMENT_ROWS:
         conn.execute(insert_rows(rows), params)
         return
     conn.execute("BEGIN IMMEDIATE")
-    step = 5 * MAX_STATEMENT_ROWS
+    step = ROW_PARAMS * MAX_STATEMENT_ROWS
     for start in range(0, len(params), step):
         chunk = params[start : start + step]
-        conn.execute(insert_rows(len(chunk) // 5), chunk)
+        conn.execute(insert_rows(len(chunk) // ROW_PARAMS), chunk)
     conn.execute("COMMIT")
 
 
