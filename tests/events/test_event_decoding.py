@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from csroute.config import Limits
-from csroute.events.decode import BodyReader, decode_item, parse
+from csroute.events.decode import BodyReader, Envelope, decode_item, parse_batch, parse_event
 from csroute.events.errors import Rejection, RequestError
 
 LIMITS = Limits(max_event_bytes=1000, max_request_bytes=5000, max_batch_events=10, max_depth=4)
@@ -27,6 +27,10 @@ def refusal(call: object, *args: object) -> tuple[int, str, str]:
         call(*args)  # type: ignore[operator]
     e = info.value
     return e.status, e.rejection.field, e.rejection.rule
+
+
+def parse(body: bytes, batch: bool, limits: Limits) -> Envelope | tuple[object, object]:
+    return parse_batch(body, limits) if batch else parse_event(body, limits)
 
 
 def nested(levels: int) -> bytes:
@@ -121,26 +125,23 @@ def test_nesting_beyond_the_decoders_recursion_limit(body: bytes, batch: bool) -
 
 
 def test_depth_limit_is_inclusive() -> None:
-    assert parse(nested(4), False, LIMITS).items[0]["properties"] == {"a": {"a": {"a": 1}}}
+    assert parse_event(nested(4), LIMITS)[0]["properties"] == {"a": {"a": {"a": 1}}}
 
 
 def test_many_brackets_but_shallow_is_fine() -> None:
     wide = b'{"type":"track","properties":{"l":[' + b",".join([b"[{}]"] * 200) + b"]}}"
-    assert len(parse(wide, False, Limits(max_depth=5)).items[0]["properties"]["l"]) == 200
+    assert len(parse_event(wide, Limits(max_depth=5))[0]["properties"]["l"]) == 200
 
 
 def test_single_event_body_with_write_key() -> None:
-    envelope = parse(b'{"userId":"u","writeKey":"k"}', False, LIMITS)
-    assert envelope.write_key == "k"
-    assert envelope.items == [{"userId": "u"}]
-    assert not envelope.batch
+    assert parse_event(b'{"userId":"u","writeKey":"k"}', LIMITS) == ({"userId": "u"}, "k")
 
 
 def test_batch_splits_events_and_rejects_bad_ones_alone() -> None:
     big = msgspec.json.encode({"userId": "u", "p": "x" * 1000})
     body = b'{"batch":[{"userId":"a"},' + big + b',"\xff",' + nested(5) + b",1],"
     body += b'"sentAt":"2026-01-01T00:00:00Z","writeKey":"k","context":{"ip":"1"}}'
-    envelope = parse(body, True, LIMITS)
+    envelope = parse_batch(body, LIMITS)
     assert (envelope.write_key, envelope.sent_at) == ("k", "2026-01-01T00:00:00Z")
     assert envelope.context == {"ip": "1"}
     items = [decode_item(i, raw, LIMITS) for i, raw in enumerate(envelope.items)]

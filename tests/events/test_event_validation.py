@@ -11,30 +11,31 @@ import pytest
 
 from csroute.config import Limits
 from csroute.events.decode import Envelope
-from csroute.events.errors import Rejection
+from csroute.events.errors import Rejection, RequestError
+from csroute.events.model import NewEvent
 from csroute.events.timestamps import format_ms, parse_ms
-from csroute.events.validate import accept
+from csroute.events.validate import accept_batch, accept_event
 
 RECEIVED = int(datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC).timestamp() * 1000)
 
 
-def one(event: Any, implied: str | None = "track", **envelope: Any) -> dict[str, Any]:
-    """Accept one event and return it as stored."""
-    events, rejected = accept(
-        Envelope([event], batch=False, limits=Limits(), **envelope), implied, "web", RECEIVED
-    )
-    assert rejected == []
-    assert len(events) == 1
-    assert events[0].source == "web"
-    stored: dict[str, Any] = msgspec.json.decode(events[0].payload)
-    assert events[0].type == stored["type"]
+def one(event: dict[str, Any], implied: str = "track") -> dict[str, Any]:
+    """Accept the event of a single-event request and return it as stored."""
+    accepted = accept_event(event, implied, "web", RECEIVED)
+    assert accepted.source == "web"
+    stored: dict[str, Any] = msgspec.json.decode(accepted.payload)
+    assert accepted.type == stored["type"]
     return stored
 
 
-def refused(event: Any, implied: str | None = None, batch: bool = True) -> Rejection:
-    events, rejected = accept(
-        Envelope([event], batch=batch, limits=Limits()), implied, "web", RECEIVED
-    )
+def batch(events: list[Any], **fields: Any) -> tuple[list[NewEvent], list[Rejection]]:
+    """Accept the events of a /v1/batch request (``fields``: its batch-level fields)."""
+    items = [msgspec.Raw(msgspec.json.encode(e)) for e in events]
+    return accept_batch(Envelope(items, Limits(), **fields), "web", RECEIVED)
+
+
+def refused(event: Any) -> Rejection:
+    events, rejected = batch([event])
     assert events == []
     assert len(rejected) == 1
     return rejected[0]
@@ -69,30 +70,23 @@ def test_corrects_clock_skew_from_sent_at_like_segment() -> None:
 
 
 def test_uses_the_batch_sent_at_for_events_without_their_own() -> None:
-    events, _ = accept(
-        Envelope(
-            [
-                {
-                    "type": "track",
-                    "userId": "u",
-                    "event": "a",
-                    "timestamp": "2026-03-01T10:00:05+01:00",
-                },
-                {
-                    "type": "track",
-                    "userId": "u",
-                    "event": "b",
-                    "sentAt": "2026-03-01T09:00:07Z",
-                    "timestamp": "2026-03-01T09:00:06Z",
-                },
-            ],
-            batch=True,
-            limits=Limits(),
-            sent_at="2026-03-01T09:00:08Z",
-        ),
-        None,
-        "web",
-        RECEIVED,
+    events, _ = batch(
+        [
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "a",
+                "timestamp": "2026-03-01T10:00:05+01:00",
+            },
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "b",
+                "sentAt": "2026-03-01T09:00:07Z",
+                "timestamp": "2026-03-01T09:00:06Z",
+            },
+        ],
+        sent_at="2026-03-01T09:00:08Z",
     )
     first, second = (msgspec.json.decode(e.payload) for e in events)
     assert first["timestamp"] == "2026-03-01T11:59:57.250Z"  # 3 s before the batch was sent
@@ -130,20 +124,13 @@ def test_client_received_at_is_overwritten_and_write_key_removed() -> None:
 
 
 def test_batch_context_and_integrations_are_defaults() -> None:
-    events, _ = accept(
-        Envelope(
-            [
-                {"type": "identify", "userId": "u"},
-                {"type": "identify", "userId": "v", "context": {"ip": "2"}},
-            ],
-            batch=True,
-            limits=Limits(),
-            context={"ip": "1"},
-            integrations={"All": False},
-        ),
-        None,
-        "web",
-        RECEIVED,
+    events, _ = batch(
+        [
+            {"type": "identify", "userId": "u"},
+            {"type": "identify", "userId": "v", "context": {"ip": "2"}},
+        ],
+        context={"ip": "1"},
+        integrations={"All": False},
     )
     first, second = (msgspec.json.decode(e.payload) for e in events)
     assert first["context"] == {"ip": "1"} and first["integrations"] == {"All": False}
@@ -151,18 +138,11 @@ def test_batch_context_and_integrations_are_defaults() -> None:
 
 
 def test_user_key_prefers_user_id_and_accepts_numbers() -> None:
-    events, _ = accept(
-        Envelope(
-            [
-                {"type": "page", "userId": 42, "anonymousId": "a"},
-                {"type": "page", "userId": "", "anonymousId": "a"},
-            ],
-            batch=True,
-            limits=Limits(),
-        ),
-        None,
-        "web",
-        RECEIVED,
+    events, _ = batch(
+        [
+            {"type": "page", "userId": 42, "anonymousId": "a"},
+            {"type": "page", "userId": "", "anonymousId": "a"},
+        ],
     )
     assert [e.user_key for e in events] == ["42", "a"]
 
@@ -233,25 +213,20 @@ def test_rules(event: Any, field: str, rule: str) -> None:
 
 
 def test_single_endpoint_rejects_another_type_and_names_fields_without_batch_prefix() -> None:
-    rejection = refused({"type": "identify", "userId": "u"}, implied="track", batch=False)
-    assert (rejection.field, rejection.rule, rejection.index) == ("type", "event_type", None)
+    with pytest.raises(RequestError) as info:
+        accept_event({"type": "identify", "userId": "u"}, "track", "web", RECEIVED)
+    rejection = info.value.rejection
+    assert (info.value.status, rejection.field, rejection.rule) == (400, "type", "event_type")
     assert "/v1/track" in rejection.message
 
 
 def test_a_bad_event_rejects_only_itself() -> None:
-    events, rejected = accept(
-        Envelope(
-            [
-                {"type": "identify", "userId": "a"},
-                {"type": "identify"},
-                {"type": "alias", "userId": "b", "previousId": "c"},
-            ],
-            batch=True,
-            limits=Limits(),
-        ),
-        None,
-        "web",
-        RECEIVED,
+    events, rejected = batch(
+        [
+            {"type": "identify", "userId": "a"},
+            {"type": "identify"},
+            {"type": "alias", "userId": "b", "previousId": "c"},
+        ],
     )
     assert [e.user_key for e in events] == ["a", "b"]
     assert [(r.index, r.field) for r in rejected] == [(1, "batch[1].userId")]

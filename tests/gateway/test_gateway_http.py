@@ -467,6 +467,7 @@ async def test_metrics_count_per_source_and_rule(store: SQLiteStore) -> None:
         ]
         await c.post("/v1/batch", json={"batch": batch})
         await c.post("/v1/track", json=EVENTS["track"])
+        await c.post("/v1/track", json={"event": "no user"})  # counted once, not per layer
         await c.post("/v1/track", content=b"{", headers={"Content-Type": "application/json"})
         await c.post("/v1/track", json=EVENTS["track"], headers=basic("wk_nope_123456"))
 
@@ -474,6 +475,6 @@ async def test_metrics_count_per_source_and_rule(store: SQLiteStore) -> None:
         return registry.get_sample_value(name, labels)
 
     assert value("csroute_gateway_events_accepted_total", source="web") == 2
-    assert value("csroute_gateway_events_rejected_total", source="web", reason="required") == 2
+    assert value("csroute_gateway_events_rejected_total", source="web", reason="required") == 3
     assert value("csroute_gateway_events_rejected_total", source="web", reason="json") == 1
     assert value("csroute_gateway_events_rejected_total", source="", reason="write_key") == 1

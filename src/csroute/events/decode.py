@@ -38,18 +38,14 @@ _decode_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 
 @dataclass(slots=True)
 class Envelope:
-    """A decoded request: its events and the batch-level fields.
+    """A decoded batch: its events as their JSON (``msgspec.Raw``, for ``decode_item`` to
+    decode one at a time) and the batch-level fields."""
 
-    ``items`` holds the event of a single-event request decoded, and the events of a batch
-    as their JSON (``msgspec.Raw``), for ``decode_item`` to decode one at a time.
-    """
-
-    items: list[Any]
-    batch: bool
+    items: list[msgspec.Raw]
     limits: Limits
     write_key: str | None = None
-    sent_at: str | None = None  # batch-level, already checked to be ISO-8601
-    context: dict[str, Any] | None = None  # batch-level defaults for events without their own
+    sent_at: str | None = None  # already checked to be ISO-8601
+    context: dict[str, Any] | None = None  # defaults for events without their own
     integrations: dict[str, Any] | None = None
 
 
@@ -91,14 +87,11 @@ class BodyReader:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def parse(body: bytes, batch: bool, limits: Limits) -> Envelope:
-    """Decode a body for a single-event endpoint or for /v1/batch; raise ``RequestError``."""
+def parse_event(body: bytes, limits: Limits) -> tuple[dict[str, Any], str | None]:
+    """The event of a single-event request and the ``writeKey`` it carried (taken out of it);
+    raise ``RequestError``."""
     if not body:
-        raise RequestError(400, "", "json", "the body is empty (expected a JSON object)")
-    return _parse_batch(body, limits) if batch else _parse_single(body, limits)
-
-
-def _parse_single(body: bytes, limits: Limits) -> Envelope:
+        raise _empty()
     if len(body) > limits.max_event_bytes:
         raise RequestError(
             413, "", "max_event_bytes", f"the event exceeds {limits.max_event_bytes} bytes"
@@ -111,10 +104,13 @@ def _parse_single(body: bytes, limits: Limits) -> Envelope:
         raise RequestError(400, "", "object", "the body must be a JSON object (one event)")
     if _too_deep(body, event, limits.max_depth):
         raise _nested(limits.max_depth, "")
-    return Envelope([event], False, limits, _write_key(event.pop("writeKey", None)))
+    return event, _write_key(event.pop("writeKey", None))
 
 
-def _parse_batch(body: bytes, limits: Limits) -> Envelope:
+def parse_batch(body: bytes, limits: Limits) -> Envelope:
+    """Split a /v1/batch body into its events and batch-level fields; raise ``RequestError``."""
+    if not body:
+        raise _empty()
     try:
         fields = _decode_fields(body)
     except msgspec.ValidationError:
@@ -137,7 +133,7 @@ def _parse_batch(body: bytes, limits: Limits) -> Envelope:
             "max_batch_events",
             f"a batch holds at most {limits.max_batch_events} events (got {len(raws)})",
         )
-    envelope = Envelope(raws, batch=True, limits=limits)
+    envelope = Envelope(raws, limits)
     if "writeKey" in fields:
         envelope.write_key = _write_key(_decode_any(fields["writeKey"]))
     if "sentAt" in fields:
@@ -201,6 +197,10 @@ def _too_deep(data: bytes, value: Any, max_depth: int) -> bool:
             if type(child) is dict or type(child) is list:
                 stack.append((child, depth + 1))
     return False
+
+
+def _empty() -> RequestError:
+    return RequestError(400, "", "json", "the body is empty (expected a JSON object)")
 
 
 def _write_key(value: Any) -> str | None:

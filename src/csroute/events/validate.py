@@ -42,7 +42,7 @@ from uuid import uuid4
 import msgspec
 
 from csroute.events.decode import Envelope, decode_item
-from csroute.events.errors import Rejection, field_path
+from csroute.events.errors import Rejection, RequestError, field_path
 from csroute.events.model import EVENT_TYPES, NewEvent
 from csroute.events.timestamps import format_ms, parse_ms
 
@@ -63,38 +63,52 @@ class Invalid(Exception):
         self.message = message
 
 
-def accept(
-    envelope: Envelope, implied_type: str | None, source: str, received_ms: int
-) -> tuple[list[NewEvent], list[Rejection]]:
-    """Validate and stamp every event of a request: the accepted ones and the rejections.
+def accept_event(
+    event: dict[str, Any], implied_type: str, source: str, received_ms: int
+) -> NewEvent:
+    """Validate and stamp the event of a single-event request; raise ``RequestError`` (400).
 
     ``received_ms``: when the request arrived, in milliseconds since the epoch.
     """
+    try:
+        key = _checked(event, implied_type)
+        _stamp(event, received_ms, format_ms(received_ms), None, None)
+    except Invalid as e:
+        raise RequestError(400, e.field, e.rule, e.message) from None
+    return NewEvent(source, key, event["type"], _encode(event))
+
+
+def accept_batch(
+    envelope: Envelope, source: str, received_ms: int
+) -> tuple[list[NewEvent], list[Rejection]]:
+    """Validate and stamp every event of a batch: the accepted ones and the rejections."""
     received_iso = format_ms(received_ms)
-    batch_sent = None if envelope.sent_at is None else parse_ms(envelope.sent_at)
+    sent_at = envelope.sent_at
+    sent = None if sent_at is None else parse_ms(sent_at)
+    context = envelope.context
+    integrations = envelope.integrations
     events: list[NewEvent] = []
     rejected: list[Rejection] = []
-    for index, item in enumerate(envelope.items):
-        if type(item) is msgspec.Raw:
-            # Decoded here, one at a time: each event's objects are freed before the next
-            # event's are made, so the garbage collector has nothing to do (decoding a whole
-            # batch first made it run, and traverse them, several times per request).
-            item = decode_item(index, item, envelope.limits)
-            if type(item) is Rejection:
-                rejected.append(item)
-                continue
-        try:
-            key = _checked(item, implied_type)
-            _stamp(item, envelope, received_ms, received_iso, batch_sent)
-        except Invalid as e:
-            rejected.append(_rejection(e, index if envelope.batch else None))
+    for index, raw in enumerate(envelope.items):
+        # Decoded here, one at a time: each event's objects are freed before the next
+        # event's are made, so the garbage collector has nothing to do (decoding a whole
+        # batch first made it run, and traverse them, several times per request).
+        item = decode_item(index, raw, envelope.limits)
+        if type(item) is Rejection:
+            rejected.append(item)
             continue
+        try:
+            key = _checked(item, None)
+            _stamp(item, received_ms, received_iso, sent, sent_at)
+        except Invalid as e:
+            rejected.append(Rejection(field_path(index, e.field), e.rule, e.message, index))
+            continue
+        if context is not None and item.get("context") is None:
+            item["context"] = context
+        if integrations is not None and item.get("integrations") is None:
+            item["integrations"] = integrations
         events.append(NewEvent(source, key, item["type"], _encode(item)))
     return events, rejected
-
-
-def _rejection(e: Invalid, index: int | None) -> Rejection:
-    return Rejection(field_path(index, e.field), e.rule, e.message, index)
 
 
 def _checked(event: Any, implied_type: str | None) -> str:
@@ -159,12 +173,13 @@ def _checked(event: Any, implied_type: str | None) -> str:
 
 def _stamp(
     event: dict[str, Any],
-    envelope: Envelope,
     received: int,
     received_iso: str,
     batch_sent: int | None,
+    batch_sent_at: str | None,
 ) -> None:
-    """Stamp the fields listed in the module docstring; instants are epoch milliseconds."""
+    """Stamp the fields listed in the module docstring (but the batch's defaults for
+    ``context`` and ``integrations``); instants are epoch milliseconds."""
     timestamp = event.get("timestamp")
     original = event.get("originalTimestamp")
     sent_at = event.get("sentAt")
@@ -181,7 +196,7 @@ def _stamp(
     if sent_at is not None:
         sent = _instant("sentAt", sent_at)
     elif sent is not None:
-        event["sentAt"] = envelope.sent_at
+        event["sentAt"] = batch_sent_at
     if client is None:
         event["timestamp"] = received_iso
     else:
@@ -198,10 +213,6 @@ def _stamp(
     elif type(message_id) is not str:
         raise Invalid("messageId", "type", "messageId must be a string")
     event.pop("writeKey", None)
-    if envelope.context is not None and event.get("context") is None:
-        event["context"] = envelope.context
-    if envelope.integrations is not None and event.get("integrations") is None:
-        event["integrations"] = envelope.integrations
 
 
 def _instant(name: str, value: Any) -> int:

@@ -33,9 +33,9 @@ from typing import Any, Final
 import msgspec
 
 from csroute.config import Limits, SourceConfig
-from csroute.events.decode import BodyReader, parse, too_large
+from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError
-from csroute.events.validate import accept
+from csroute.events.validate import accept_batch, accept_event
 from csroute.gateway.metrics import GatewayMetrics
 from csroute.store.base import Store, StoreUnavailable
 
@@ -47,12 +47,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("csroute.gateway")
 
-# path -> (is batch, implied event type)
+# path -> the event type its events have, or "" for /v1/batch (and /v1/import): any type
 _ROUTES: Final = {
-    f"/v1/{name}{slash}": (
-        name in ("batch", "import"),
-        None if name in ("batch", "import") else name,
-    )
+    f"/v1/{name}{slash}": "" if name in ("batch", "import") else name
     for name in ("identify", "track", "page", "screen", "group", "alias", "batch", "import")
     for slash in ("", "/")
 }
@@ -71,6 +68,7 @@ _PREFLIGHT: Final = [
 _CLOSE: Final = (b"connection", b"close")
 _NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []
 _JSON: Final = (b"content-type", b"application/json")
+_NONE_REJECTED: Final[list[Rejection]] = []
 _AUTH_CACHE_SIZE: Final = 1024
 _DRAIN_FACTOR: Final = 4
 _encode = msgspec.json.Encoder().encode
@@ -109,8 +107,8 @@ class GatewayApp:
             elif scope["type"] == "lifespan":
                 await _lifespan(receive, send)
             return
-        route = _ROUTES.get(scope["path"])
-        if route is None:
+        event_type = _ROUTES.get(scope["path"])
+        if event_type is None:
             if self._fallback is not None and not scope["path"].startswith("/v1/"):
                 await self._fallback(scope, receive, send)
             else:
@@ -118,16 +116,14 @@ class GatewayApp:
             return
         method = scope["method"]
         if method == "POST":
-            await self._ingest(scope, receive, send, *route)
+            await self._ingest(scope, receive, send, event_type)
         elif method == "OPTIONS":
             await _respond(send, 204, b"", _PREFLIGHT)
         else:
             error = RequestError(405, "", "method", f"{method} is not allowed, use POST")
             await _error(send, error, [*_CORS, (b"allow", b"POST, OPTIONS")])
 
-    async def _ingest(
-        self, scope: Scope, receive: Receive, send: Send, batch: bool, implied_type: str | None
-    ) -> None:
+    async def _ingest(self, scope: Scope, receive: Receive, send: Send, event_type: str) -> None:
         """Answer one tracking request; the events are committed before the 200 is sent."""
         received_ms = time.time_ns() // 1_000_000
         source: SourceConfig | None = None
@@ -153,14 +149,21 @@ class GatewayApp:
                     raise too_large(limit)
             body = await _read_body(receive, limit, gzip)
             unread = 0
-            envelope = parse(body, batch, self._limits)
-            if source is None:
-                source = self._source(envelope.write_key)
-            events, rejected = accept(envelope, implied_type, source.name, received_ms)
-            if rejected:
-                self._rejected(source.name, rejected)
-                if not events:
-                    raise _all_rejected(rejected, batch)
+            if not event_type:
+                envelope = parse_batch(body, self._limits)
+                if source is None:
+                    source = self._source(envelope.write_key)
+                events, rejected = accept_batch(envelope, source.name, received_ms)
+                if rejected:
+                    self._rejected(source.name, rejected)
+                    if not events:
+                        raise _all_rejected(rejected)
+            else:
+                event, write_key = parse_event(body, self._limits)
+                if source is None:
+                    source = self._source(write_key)
+                events = [accept_event(event, event_type, source.name, received_ms)]
+                rejected = _NONE_REJECTED
             try:
                 await self._store.append(events)
             except StoreUnavailable as e:
@@ -275,13 +278,11 @@ async def _read_body(receive: Receive, limit: int, gzip: bool) -> bytes:
             return reader.finish()
 
 
-def _all_rejected(rejected: list[Rejection], batch: bool) -> RequestError:
+def _all_rejected(rejected: list[Rejection]) -> RequestError:
     first = rejected[0]
-    if batch:
-        return RequestError(
-            400, first.field, first.rule, f"no event accepted; first: {first.message}", rejected
-        )
-    return RequestError(400, first.field, first.rule, first.message)
+    return RequestError(
+        400, first.field, first.rule, f"no event accepted; first: {first.message}", rejected
+    )
 
 
 def _accepted_body(accepted: int, rejected: list[Rejection]) -> bytes:
