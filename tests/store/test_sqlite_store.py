@@ -1,7 +1,8 @@
 """What only the SQLite backend promises: group commit, crash safety, surviving a full disk.
 
-Some tests reach the writer connection through ``SQLiteStore._writer`` to hold the writer
-thread still or to shrink the database's size limit; nothing else in the interface can.
+Some tests run jobs of their own in the writer process through ``SQLiteStore._writer``, to
+hold the writer still or to shrink the database's size limit; nothing else in the interface
+can.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +25,7 @@ from csroute.events.model import NewEvent
 from csroute.store.base import DeadLetter, Retry, Round, StoreUnavailable
 from csroute.store.sqlite import SQLiteStore
 from csroute.store.sqlite.writes import PRUNE_CHUNK
+from support.sqlite_jobs import durability, hold_until_exists, limit_pages
 
 CHILD = Path(__file__).with_name("sqlite_crash_child.py")
 NOW = 1_700_000_000.0
@@ -45,25 +46,27 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
 
 
 @contextlib.asynccontextmanager
-async def writer_held(store: SQLiteStore) -> AsyncIterator[None]:
-    """Keep the writer thread busy for the block, so that all the block queues waits together.
+async def writer_held(store: SQLiteStore, tmp_path: Path) -> AsyncIterator[None]:
+    """Keep the writer busy for the block, so that all the block queues waits together.
 
-    Tasks started in the block get one turn of the event loop to queue their writes before the
+    Tasks started in the block get one turn of the event loop to send their writes before the
     writer is let go.
     """
-    gate = threading.Event()
-    busy = asyncio.ensure_future(store._writer.run(lambda conn: gate.wait()))
+    held, gate = tmp_path / "held", tmp_path / "gate"
+    busy = asyncio.ensure_future(store._writer.run(hold_until_exists, held, gate))
+    while not held.exists():
+        await asyncio.sleep(0.001)
     try:
         yield
         await asyncio.sleep(0)
     finally:
-        gate.set()
+        gate.touch()
         await busy
 
 
-async def test_concurrent_appends_share_one_commit(store: SQLiteStore) -> None:
+async def test_concurrent_appends_share_one_commit(store: SQLiteStore, tmp_path: Path) -> None:
     before = store.commits
-    async with writer_held(store):
+    async with writer_held(store, tmp_path):
         appends = [asyncio.ensure_future(store.append([new(n)])) for n in range(200)]
 
     await asyncio.gather(*appends)
@@ -81,15 +84,13 @@ async def test_appends_wait_for_their_own_commit_only(store: SQLiteStore) -> Non
     assert len((await store.read_new("d", {"web"}, 10)).events) == 3
 
 
-async def test_a_full_disk_fails_every_waiter_and_the_store_recovers(store: SQLiteStore) -> None:
+async def test_a_full_disk_fails_every_waiter_and_the_store_recovers(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
     await store.append([new(0)])
-    await store._writer.run(
-        lambda c: c.execute(
-            f"PRAGMA max_page_count = {c.execute('PRAGMA page_count').fetchone()[0]}"
-        )
-    )
+    await store._writer.run(limit_pages, None)
 
-    async with writer_held(store):
+    async with writer_held(store, tmp_path):
         appends = [asyncio.ensure_future(store.append([new(n, 4000)])) for n in range(1, 21)]
     outcomes = await asyncio.gather(*appends, return_exceptions=True)
 
@@ -98,7 +99,7 @@ async def test_a_full_disk_fails_every_waiter_and_the_store_recovers(store: SQLi
         json.loads(e.payload)["n"] for e in (await store.read_new("d", {"web"}, 100)).events
     ] == [0]
 
-    await store._writer.run(lambda c: c.execute("PRAGMA max_page_count = 1073741823"))
+    await store._writer.run(limit_pages, 1073741823)
     await store.append([new(21, 4000)])
     await store.ping()
     page = await store.read_new("d", {"web"}, 100)
@@ -139,12 +140,7 @@ async def test_the_database_is_in_wal_mode_with_the_durability_asked_for(
 ) -> None:
     store = await SQLiteStore.open(tmp_path / "events.db", synchronous)
     try:
-        mode, level = await store._writer.run(
-            lambda c: (
-                c.execute("PRAGMA journal_mode").fetchone()[0],
-                c.execute("PRAGMA synchronous").fetchone()[0],
-            )
-        )
+        mode, level = await store._writer.run(durability)
     finally:
         await store.close()
 

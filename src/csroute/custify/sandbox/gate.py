@@ -108,7 +108,10 @@ class Gate:
         injection = faults.draw() if faults.active else None
         fault = injection.kind if injection else None
         if faults.config.latency_ms:
-            await asyncio.sleep(faults.config.latency_ms / 1000)
+            # At least the latency asked for: the loop may wake a timer a few µs early.
+            until = time.perf_counter() + faults.config.latency_ms / 1000
+            while (left := until - time.perf_counter()) > 0:
+                await asyncio.sleep(left)
         if fault == "drop" and faults.config.drop_phase == "before":
             await drop_connection(receive)
             return injection

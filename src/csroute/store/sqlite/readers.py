@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from csroute.store.base import StoreUnavailable
+from csroute.store.sqlite.errors import unavailable
 from csroute.store.sqlite.schema import connect
-from csroute.store.sqlite.writer import unavailable
 
 T = TypeVar("T")
 

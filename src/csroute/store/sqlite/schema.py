@@ -117,7 +117,7 @@ def connect(
 ) -> sqlite3.Connection:
     """A connection in explicit-transaction mode; ``synchronous`` given means the writer.
 
-    Readers are ``query_only`` so that a bug can never write past the writer thread.
+    Readers are ``query_only`` so that a bug can never write past the writer process.
     """
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, cached_statements=STATEMENT_CACHE

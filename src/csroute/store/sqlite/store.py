@@ -1,7 +1,7 @@
 """``SQLiteStore``: the embedded backend, one database file on one machine.
 
-Writes go through one writer thread (group commit, see ``writer``); reads run on a few reader
-threads with connections of their own (see ``readers``). The file is in WAL mode with
+Writes go through one writer process (group commit, see ``writer_process``); reads run on a
+few reader threads with connections of their own (see ``readers``). The file is in WAL mode with
 ``synchronous=FULL`` by default, so an acknowledged append survives a power cut;
 ``synchronous=NORMAL`` trades that for fewer fsyncs and still survives a crash of the process.
 """
@@ -9,7 +9,6 @@ threads with connections of their own (see ``readers``). The file is in WAL mode
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Awaitable, Collection, Sequence
 from pathlib import Path
@@ -35,26 +34,15 @@ from csroute.store.sqlite.writer import Writer
 class SQLiteStore(Store):
     """The event log and delivery state in one SQLite file.
 
-    The constructor opens (creating if needed) the database and starts the writer thread; it
-    blocks briefly, so async code uses ``await SQLiteStore.open(path)``. ``readers`` is how many
-    reads may run at once, each on a thread and connection of its own.
+    Open it with ``await SQLiteStore.open(path)``, on the event loop that will use it: the
+    writer process answers on that loop. ``readers`` is how many reads may run at once, each
+    on a thread and connection of its own.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        synchronous: Literal["full", "normal"] = "full",
-        readers: int = 4,
-    ) -> None:
-        self.path = Path(path)
-        conn = schema.connect(self.path, synchronous=synchronous)
-        try:
-            schema.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._writer = Writer(conn)
-        self._readers = Readers(self.path, readers)
+    def __init__(self, path: Path, writer: Writer, readers: Readers) -> None:
+        self.path = path
+        self._writer = writer
+        self._readers = readers
 
     @classmethod
     async def open(
@@ -63,7 +51,10 @@ class SQLiteStore(Store):
         synchronous: Literal["full", "normal"] = "full",
         readers: int = 4,
     ) -> SQLiteStore:
-        return await asyncio.to_thread(cls, path, synchronous, readers)
+        path = Path(path)
+        await asyncio.to_thread(_create_or_upgrade, path, synchronous)
+        writer = await Writer.start(path, synchronous)
+        return cls(path, writer, Readers(path, readers))
 
     @property
     def commits(self) -> int:
@@ -95,13 +86,13 @@ class SQLiteStore(Store):
 
     async def record(self, round: Round) -> set[str]:
         _whole(round.partition)
-        return await self._writer.run(lambda c: writes.record(c, round))
+        return await self._writer.run(writes.record, round)
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         return await self._readers.run(lambda c: reads.traits(c, destination, users))
 
     async def forget(self, destination: str, user_key: str, now: float) -> int:
-        return await self._writer.run(lambda c: writes.forget(c, destination, user_key, now))
+        return await self._writer.run(writes.forget, destination, user_key, now)
 
     async def forgotten(self, destination: str) -> dict[str, int]:
         return await self._readers.run(lambda c: reads.forgotten(c, destination))
@@ -117,10 +108,10 @@ class SQLiteStore(Store):
         return await self._readers.run(lambda c: reads.dead_letter(c, id))
 
     async def replay(self, ids: Collection[int], now: float) -> int:
-        return await self._writer.run(lambda c: writes.replay(c, ids, now))
+        return await self._writer.run(writes.replay, list(ids), now)
 
     async def discard(self, ids: Collection[int]) -> int:
-        return await self._writer.run(lambda c: writes.discard(c, ids))
+        return await self._writer.run(writes.discard, list(ids))
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._readers.run(lambda c: reads.stats(c, destination, sources))
@@ -134,9 +125,7 @@ class SQLiteStore(Store):
         )
         deleted, after = 0, 0
         while after < ceiling:
-            chunk, after = await self._writer.run(
-                functools.partial(writes.prune_chunk, after=after, ceiling=ceiling)
-            )
+            chunk, after = await self._writer.run(writes.prune_chunk, after, ceiling)
             deleted += chunk
         return deleted
 
@@ -144,11 +133,20 @@ class SQLiteStore(Store):
         if not self._writer.alive:
             raise StoreUnavailable("the store's writer is not running")
         now = time.time()
-        await self._writer.run(lambda c: writes.ping(c, now))
+        await self._writer.run(writes.ping, now)
 
     async def close(self) -> None:
         await self._writer.close()
         await self._readers.close()
+
+
+def _create_or_upgrade(path: Path, synchronous: Literal["full", "normal"]) -> None:
+    """Bring the file to the current schema before the writer opens it (errors surface here)."""
+    conn = schema.connect(path, synchronous=synchronous)
+    try:
+        schema.migrate(conn)
+    finally:
+        conn.close()
 
 
 def _whole(partition: Partition) -> None:

@@ -1,276 +1,209 @@
-"""The one thread that writes, and the group commit that makes acknowledged appends cheap.
+"""The store's side of the writer process: hand it the writes, wake callers when it answers.
 
-SQLite allows one writer at a time and a durable commit costs an fsync, so a commit per
-request would cap ingestion at the disk's fsync rate. Instead every write goes through one
-thread that owns the write connection: it takes everything queued since its last commit,
-inserts all waiting appends in a single transaction, commits once, and wakes all their callers
-with one call into the event loop. Under load the batch grows by itself, so the fsync cost is
-shared by however many requests arrived during the previous one.
+Every write goes to one process that owns the write connection (``writer_process``, which
+says why it is a process). Here, on the event loop:
 
-The thread shares the GIL with the event loop, and under load the loop holds it nearly all the
-time: each time the thread needs it back (after waiting for work, after each SQLite call) it
-may wait for the interpreter's switch interval. So the thread does as little Python as it can:
-the loop hands over the appends of a whole pass at once (or of its first 32 rows), with their
-rows already flattened into statement parameters, and up to ``MAX_STATEMENT_ROWS`` rows go in
-with one autocommit ``INSERT``: one call into SQLite, which also commits (docs/benchmarks.md,
-Gateway).
+* appends made in one pass of the loop go out in one frame, at the end of the pass or as soon
+  as they hold ``HAND_OVER_ROWS`` rows, with their rows already flattened into statement
+  parameters; the process commits every frame that arrived since its last commit at once;
+* other writes are ``writes`` functions, pickled with their arguments, run in a transaction
+  of their own;
+* the process answers every frame in order, so the callers waiting for each frame are kept
+  in a queue and woken as the answers come in.
 
-Other writes (delivery rounds, replays, ...) run on the same thread, each in a transaction of
-its own, so that one failing round never takes appends down with it.
+The writer is tied to the event loop it was started on; the socket is read by that loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import functools
-import logging
-import queue
-import sqlite3
-import threading
+import os
+import pickle
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from pathlib import Path
+from typing import Any, Final, Literal, TypeVar
+
+import msgspec
 
 from csroute.events.model import NewEvent
 from csroute.store.base import StoreUnavailable
+from csroute.store.sqlite import wire
 
 T = TypeVar("T")
 
-log = logging.getLogger(__name__)
-
-ROW_PARAMS: Final = 5
-"""Parameters per event row: source, user_key, type, payload, received_at."""
-
-MAX_STATEMENT_ROWS: Final = 128
-"""Rows per ``INSERT``: their parameters stay under the 999 of SQLite builds before 3.32.
-Each row count is a statement of its own, so the connection caches more statements than this
-(``schema.STATEMENT_CACHE``)."""
-
-
 HAND_OVER_ROWS: Final = 32
-"""A pass's appends go to the thread as soon as they hold 32 rows, not only at its end: when
+"""A pass's appends go to the writer as soon as they hold 32 rows, not only at its end: when
 many requests arrive together, the first ones commit while the loop still works on the rest,
 instead of all of them waiting for one commit with the loop idle (+10% single-event requests/s
 at 64 connections, docs/benchmarks.md)."""
 
-
-@functools.cache
-def insert_rows(n: int) -> str:
-    """The ``INSERT`` of ``n`` events (``ROW_PARAMS`` per row, in ``_Appends.params`` order)."""
-    return "INSERT INTO events (source, user_key, type, payload, received_at) VALUES " + ", ".join(
-        ["(?, ?, ?, ?, ?)"] * n
-    )
-
-
-@dataclass(slots=True)
-class _Appends:
-    """Appends made in one pass of an event loop, ready for the writer thread."""
-
-    loop: asyncio.AbstractEventLoop
-    futures: list[asyncio.Future[None]] = field(default_factory=list)
-    params: list[object] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
-    future: asyncio.Future[Any]
-
-
-_STOP: Final = object()
-
-
-def unavailable(exc: Exception) -> Exception:
-    """The exception a caller should see: ``StoreUnavailable`` for trouble with the database.
-
-    Disk full, I/O errors, a locked or read-only file and corruption are conditions of the
-    store; anything else (a constraint violated, a bad parameter) is a bug and stays as it is.
-    """
-    if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
-        error = StoreUnavailable(f"sqlite: {exc}")
-        error.__cause__ = exc
-        return error
-    return exc
+_PROCESS: Final = "csroute.store.sqlite.writer_process"
+_encode_rows = msgspec.msgpack.Encoder().encode
+_Waiters = list[asyncio.Future[Any]]
 
 
 class Writer:
-    """Owns the write connection on a thread of its own; see the module docstring."""
+    """Sends writes to the writer process and resolves their futures; see the module docstring.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._queue: queue.SimpleQueue[_Appends | _Job | object] = queue.SimpleQueue()
-        # The appends of the current pass of each event loop (one loop, but for some tests).
-        self._gathering: dict[asyncio.AbstractEventLoop, _Appends] = {}
+    Start it with ``await Writer.start(path, synchronous)``.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        process: subprocess.Popen[bytes],
+        transport: asyncio.Transport,
+        answers: _Answers,
+    ) -> None:
+        self._loop = loop
+        self._process = process
+        self._transport = transport
+        self._answers = answers
+        self._gathering: _Waiters | None = None
+        self._params: list[object] = []
         self._closed = False
-        self.commits = 0
+
+    @classmethod
+    async def start(cls, path: Path, synchronous: Literal["full", "normal"]) -> Writer:
+        """Start the process and wait until its connection is open (raising if it cannot)."""
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        with theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-m", _PROCESS, str(theirs.fileno()), str(path), synchronous],
+                pass_fds=[theirs.fileno()],
+                env=_child_env(),
+            )
+        ready: asyncio.Future[Any] = loop.create_future()
+        answers = _Answers(collections.deque([[ready]]))
+        transport, _ = await loop.create_unix_connection(lambda: answers, sock=ours)
+        try:
+            await ready
+        except BaseException:
+            transport.close()
+            await asyncio.to_thread(process.wait)
+            raise
+        return cls(loop, process, transport, answers)
+
+    @property
+    def commits(self) -> int:
         """Transactions committed so far: lets tests see that appends share commits."""
-        # A daemon, so that a store nobody closed cannot keep the process from exiting; a
-        # commit cut short at exit is rolled back by SQLite like any crash.
-        self._thread = threading.Thread(target=self._run, name="csroute-sqlite-writer", daemon=True)
-        self._thread.start()
+        return self._answers.commits
 
     def append(self, events: Sequence[NewEvent]) -> asyncio.Future[None]:
-        """Commit events with whatever other appends are queued; see ``Store.append``.
-
-        The appends of one pass of the event loop reach the thread together, at the end of
-        the pass or as soon as they hold ``HAND_OVER_ROWS`` rows, in the order made.
-        """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        """Commit events with whatever other appends are queued; see ``Store.append``."""
+        future: asyncio.Future[None] = self._loop.create_future()
         if not events:
             future.set_result(None)
             return future
-        gathering = self._gathering.get(loop)
+        gathering = self._gathering
         if gathering is None:
-            if self._closed:
-                raise StoreUnavailable("the store is closed")
-            gathering = self._gathering[loop] = _Appends(loop)
-            loop.call_soon(self._hand_over, gathering)
-        gathering.futures.append(future)
+            self._check(asyncio.get_running_loop())
+            gathering = self._gathering = []
+            self._loop.call_soon(self._hand_over, gathering)
+        gathering.append(future)
         received_at = time.time()
-        params = gathering.params
+        params = self._params
         for e in events:
             params += (e.source, e.user_key, e.type, e.payload, received_at)
-        if len(params) >= HAND_OVER_ROWS * ROW_PARAMS:
+        if len(params) >= HAND_OVER_ROWS * wire.ROW_PARAMS:
             self._hand_over(gathering)
         return future
 
-    def _hand_over(self, appends: _Appends) -> None:
-        if self._gathering.get(appends.loop) is not appends:
+    def _hand_over(self, gathering: _Waiters) -> None:
+        if self._gathering is not gathering:
             return  # already handed over, when it filled up
-        del self._gathering[appends.loop]
-        if self._closed:  # closed during this pass: the thread is gone
-            _resolve(appends.futures, None, lambda: StoreUnavailable("the store is closed"))
-        else:
-            self._queue.put(appends)
+        self._gathering = None
+        params, self._params = self._params, []
+        self._send(gathering, wire.frame(wire.APPEND, _encode_rows(params)))
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on the write connection in a transaction of its own and commit."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._put(_Job(fn, future))
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(connection, *args)`` in the writer, in a transaction of its own, and commit.
+
+        ``fn`` and ``args`` travel pickled: ``fn`` is a module-level function (of ``writes``).
+        """
+        self._check(asyncio.get_running_loop())
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._send([future], wire.frame(wire.JOB, pickle.dumps((fn, args))))
         return await future
 
     @property
     def alive(self) -> bool:
-        return not self._closed and self._thread.is_alive()
+        return not self._closed and not self._answers.lost and self._process.poll() is None
 
     async def close(self) -> None:
-        """Let the thread finish what is queued, then close the connection."""
+        """Let the process finish what it was sent, then wait for it to exit."""
         if not self._closed:
             self._closed = True
-            self._queue.put(_STOP)
-        await asyncio.to_thread(self._thread.join)
+            if self._gathering is not None:
+                self._hand_over(self._gathering)
+            if not self._answers.lost:
+                self._transport.write_eof()
+            await self._answers.done
+            self._transport.close()
+        await asyncio.to_thread(self._process.wait)
 
-    def _put(self, item: _Job) -> None:
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._closed:
             raise StoreUnavailable("the store is closed")
-        self._queue.put(item)
+        if loop is not self._loop:
+            raise RuntimeError("a SQLite store is used on the event loop that opened it only")
 
-    # -- on the writer thread -----------------------------------------------------------
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            items = [self._queue.get()]
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            appends: list[_Appends] = []
-            jobs: list[_Job] = []
-            for item in items:
-                if type(item) is _Appends:
-                    appends.append(item)
-                elif isinstance(item, _Job):
-                    jobs.append(item)
-                else:
-                    stop = True
-            if appends:
-                self._commit_appends(appends)
-            for job in jobs:
-                self._commit_job(job)
-        self._conn.close()
-
-    def _commit_appends(self, appends: list[_Appends]) -> None:
-        params = appends[0].params
-        for more in appends[1:]:
-            params += more.params
-        try:
-            _insert_events(self._conn, params)
-        except Exception as exc:
-            self._rollback()
-            log.error("could not commit %d events: %s", len(params) // ROW_PARAMS, exc)
-            message = f"could not commit events: {exc}"
-            for a in appends:
-                _settle(a.loop, a.futures, None, lambda: StoreUnavailable(message))
-        else:
-            self.commits += 1
-            for a in appends:
-                _settle(a.loop, a.futures, None, None)
-
-    def _commit_job(self, job: _Job) -> None:
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            result = job.fn(self._conn)
-            self._conn.execute("COMMIT")
-        except Exception as exc:
-            self._rollback()
-            error = unavailable(exc)
-            _settle(job.future.get_loop(), [job.future], None, lambda: error)
-        else:
-            self.commits += 1
-            _settle(job.future.get_loop(), [job.future], result, None)
-
-    def _rollback(self) -> None:
-        """Undo a failed transaction (SQLite may or may not have rolled it back itself)."""
-        if self._conn.in_transaction:
-            try:
-                self._conn.execute("ROLLBACK")
-            except sqlite3.Error as exc:
-                log.error("rollback failed: %s", exc)
+    def _send(self, waiters: _Waiters, data: bytes) -> None:
+        if self._answers.lost:
+            _resolve(waiters, None, _lost)
+            return
+        self._answers.waiting.append(waiters)
+        self._transport.write(data)
 
 
-def _insert_events(conn: sqlite3.Connection, params: list[object]) -> None:
-    """Insert the rows of ``params`` (``ROW_PARAMS`` values each) and commit them.
+class _Answers(asyncio.Protocol):
+    """Reads the writer's answers and wakes, in order, the callers waiting for each."""
 
-    Up to ``MAX_STATEMENT_ROWS`` rows take one autocommit statement; more take a transaction
-    of statements that size plus one for the rest.
-    """
-    rows = len(params) // ROW_PARAMS
-    if rows <= MAX_STATEMENT_ROWS:
-        conn.execute(insert_rows(rows), params)
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    step = ROW_PARAMS * MAX_STATEMENT_ROWS
-    for start in range(0, len(params), step):
-        chunk = params[start : start + step]
-        conn.execute(insert_rows(len(chunk) // ROW_PARAMS), chunk)
-    conn.execute("COMMIT")
+    def __init__(self, waiting: collections.deque[_Waiters]) -> None:
+        self.waiting = waiting
+        self.commits = 0
+        self.lost = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._buffer = bytearray()
 
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        for kind, commits, payload in wire.take_frames(self._buffer):
+            self.commits = commits
+            waiters = self.waiting.popleft()
+            if kind == wire.FAILED:
+                _resolve(waiters, None, functools.partial(_copy, pickle.loads(payload)))
+            else:
+                _resolve(waiters, pickle.loads(payload) if payload else None, None)
 
-def _settle(
-    loop: asyncio.AbstractEventLoop,
-    futures: list[asyncio.Future[Any]],
-    result: Any,
-    error: Callable[[], BaseException] | None,
-) -> None:
-    """Hand the outcome to the callers waiting on ``loop``, in one thread-safe call.
-
-    ``error`` makes the exception for each caller: one exception object raised in many tasks
-    would pile up all their tracebacks.
-    """
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-        loop.call_soon_threadsafe(_resolve, futures, result, error)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        while self.waiting:
+            _resolve(self.waiting.popleft(), None, _lost)
+        if not self.done.done():
+            self.done.set_result(None)
 
 
-def _resolve(
-    futures: list[asyncio.Future[Any]],
-    result: Any,
-    error: Callable[[], BaseException] | None,
-) -> None:
+def _lost() -> StoreUnavailable:
+    return StoreUnavailable("the store's writer process stopped")
+
+
+def _copy(error: BaseException) -> BaseException:
+    """A fresh exception per caller: one object raised in many tasks piles up tracebacks."""
+    try:
+        return type(error)(*error.args)
+    except Exception:
+        return StoreUnavailable(str(error))
+
+
+def _resolve(futures: _Waiters, result: Any, error: Callable[[], BaseException] | None) -> None:
     for future in futures:
         if future.done():  # the caller was cancelled
             continue
@@ -278,3 +211,11 @@ def _resolve(
             future.set_result(result)
         else:
             future.set_exception(error())
+
+
+def _child_env() -> dict[str, str]:
+    """The environment, with this process's import path: the writer imports what we import
+    (csroute from a source checkout, the functions of a test's jobs)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env

@@ -1,4 +1,4 @@
-"""The delivery-state writes, each run by the writer thread inside one transaction.
+"""The delivery-state writes, each run by the writer process inside one transaction.
 
 Lists of seqs and ids travel as one JSON array read with ``json_each``: a single statement
 whatever the length, with no limit on bound parameters.
