@@ -56,15 +56,18 @@ def machine() -> dict[str, Any]:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process, in MiB (0 once it has gone)."""
+    """Resident memory of a process and of its children (the SQLite writer), in MiB; 0 once
+    it has gone. Pages they share are counted once per process: the figure errs high."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    own = next(
+        (int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")),
+        0.0,
+    )
+    return own + sum(rss_mb(int(child)) for child in children)
 
 
 def ensure_wrk() -> None:

@@ -114,9 +114,8 @@ async def serve(
     gc.collect()
     gc.freeze()
     # Under load the event loop holds the GIL nearly all the time, and a thread that needs it
-    # back (the SQLite writer after each commit's fsync) waits up to the switch interval: 5 ms
-    # by default, for the requests waiting on that commit too. 0.5 ms bounds the wait (+10%
-    # single-event requests/s with durable acks, docs/benchmarks.md).
+    # back (a SQLite reader after its query, for the router) waits up to the switch interval:
+    # 5 ms by default. 0.5 ms bounds the wait.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -156,6 +157,36 @@ async def test_a_closed_store_refuses_work(store: SQLiteStore) -> None:
         await store.ping()
     with pytest.raises(StoreUnavailable):
         await store.read_new("d", {"web"}, 10)
+
+
+async def test_when_the_writer_process_dies_writes_fail_and_the_store_is_not_ready(
+    store: SQLiteStore,
+) -> None:
+    await store.append([new(0)])
+
+    os.kill(store._writer.pid, signal.SIGKILL)
+
+    with pytest.raises(StoreUnavailable, match="writer process stopped"):
+        await store.append([new(1)])
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.forget("d", "u0", NOW)
+    page = await store.read_new("d", {"web"}, 10)  # what was committed is still there
+    assert [json.loads(e.payload)["n"] for e in page.events] == [0]
+
+
+async def test_closing_the_store_ends_its_writer_process(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "events.db")
+    pid = store._writer.pid
+    appended = asyncio.ensure_future(store.append([new(0)]))
+    await asyncio.sleep(0)
+
+    await store.close()
+
+    await appended  # sent before the close: committed, not dropped
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 async def test_a_database_from_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:

@@ -92,6 +92,11 @@ class Writer:
         return cls(loop, process, transport, answers)
 
     @property
+    def pid(self) -> int:
+        """The writer process's id (it shows in ``ps`` as ``...writer_process``)."""
+        return self._process.pid
+
+    @property
     def commits(self) -> int:
         """Transactions committed so far: lets tests see that appends share commits."""
         return self._answers.commits
