@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
+import logging
 import os
 import pickle
 import socket
@@ -37,11 +39,17 @@ from csroute.store.sqlite import wire
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 HAND_OVER_ROWS: Final = 32
 """A pass's appends go to the writer as soon as they hold 32 rows, not only at its end: when
 many requests arrive together, the first ones commit while the loop still works on the rest,
 instead of all of them waiting for one commit with the loop idle (+10% single-event requests/s
 at 64 connections, docs/benchmarks.md)."""
+
+RESTART_DELAY_S: Final = 0.1
+MAX_RESTART_DELAY_S: Final = 5.0
+"""A writer process that cannot start is tried again, waiting twice as long each time."""
 
 _PROCESS: Final = "csroute.store.sqlite.writer_process"
 _encode_rows = msgspec.msgpack.Encoder().encode
@@ -51,55 +59,39 @@ _Waiters = list[asyncio.Future[Any]]
 class Writer:
     """Sends writes to the writer process and resolves their futures; see the module docstring.
 
-    Start it with ``await Writer.start(path, synchronous)``.
+    Start it with ``await Writer.start(path, synchronous)``. Should the process die (killed,
+    out of memory), the writes in flight fail with ``StoreUnavailable`` and a new process is
+    started at once; writes fail the same way until it is up.
     """
 
     def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        process: subprocess.Popen[bytes],
-        transport: asyncio.Transport,
-        answers: _Answers,
+        self, path: Path, synchronous: Literal["full", "normal"], process: _Process
     ) -> None:
-        self._loop = loop
+        self._loop = asyncio.get_running_loop()
+        self._path = path
+        self._synchronous: Literal["full", "normal"] = synchronous
         self._process = process
-        self._transport = transport
-        self._answers = answers
+        self._commits_before = 0  # by the processes before this one
+        self._restarting: asyncio.Task[None] | None = None
         self._gathering: _Waiters | None = None
         self._params: list[object] = []
         self._closed = False
+        process.answers.done.add_done_callback(self._lost)
 
     @classmethod
     async def start(cls, path: Path, synchronous: Literal["full", "normal"]) -> Writer:
         """Start the process and wait until its connection is open (raising if it cannot)."""
-        loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
-        with theirs:
-            process = subprocess.Popen(
-                [sys.executable, "-m", _PROCESS, str(theirs.fileno()), str(path), synchronous],
-                pass_fds=[theirs.fileno()],
-                env=_child_env(),
-            )
-        ready: asyncio.Future[Any] = loop.create_future()
-        answers = _Answers(collections.deque([[ready]]))
-        transport, _ = await loop.create_unix_connection(lambda: answers, sock=ours)
-        try:
-            await ready
-        except BaseException:
-            transport.close()
-            await asyncio.to_thread(process.wait)
-            raise
-        return cls(loop, process, transport, answers)
+        return cls(path, synchronous, await _Process.start(path, synchronous))
 
     @property
     def pid(self) -> int:
         """The writer process's id (it shows in ``ps`` as ``...writer_process``)."""
-        return self._process.pid
+        return self._process.popen.pid
 
     @property
     def commits(self) -> int:
         """Transactions committed so far: lets tests see that appends share commits."""
-        return self._answers.commits
+        return self._commits_before + self._process.answers.commits
 
     def append(self, events: Sequence[NewEvent]) -> asyncio.Future[None]:
         """Commit events with whatever other appends are queued; see ``Store.append``."""
@@ -126,7 +118,7 @@ class Writer:
             return  # already handed over, when it filled up
         self._gathering = None
         params, self._params = self._params, []
-        self._send(gathering, wire.frame(wire.APPEND, _encode_rows(params)))
+        self._process.send(gathering, wire.frame(wire.APPEND, _encode_rows(params)))
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(connection, *args)`` in the writer, in a transaction of its own, and commit.
@@ -135,24 +127,25 @@ class Writer:
         """
         self._check(asyncio.get_running_loop())
         future: asyncio.Future[T] = self._loop.create_future()
-        self._send([future], wire.frame(wire.JOB, pickle.dumps((fn, args))))
+        self._process.send([future], wire.frame(wire.JOB, pickle.dumps((fn, args))))
         return await future
 
     @property
     def alive(self) -> bool:
-        return not self._closed and not self._answers.lost and self._process.poll() is None
+        return not self._closed and not self._process.answers.lost
 
     async def close(self) -> None:
         """Let the process finish what it was sent, then wait for it to exit."""
         if not self._closed:
             self._closed = True
+            if self._restarting is not None:
+                self._restarting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._restarting
             if self._gathering is not None:
                 self._hand_over(self._gathering)
-            if not self._answers.lost:
-                self._transport.write_eof()
-            await self._answers.done
-            self._transport.close()
-        await asyncio.to_thread(self._process.wait)
+            await self._process.close()
+        await asyncio.to_thread(self._process.popen.wait)
 
     def _check(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._closed:
@@ -160,12 +153,74 @@ class Writer:
         if loop is not self._loop:
             raise RuntimeError("a SQLite store is used on the event loop that opened it only")
 
-    def _send(self, waiters: _Waiters, data: bytes) -> None:
-        if self._answers.lost:
+    def _lost(self, _: object) -> None:
+        if not self._closed:
+            log.error("the SQLite writer process stopped; starting a new one")
+            self._restarting = self._loop.create_task(self._restart())
+
+    async def _restart(self) -> None:
+        await asyncio.to_thread(self._process.popen.wait)
+        delay = RESTART_DELAY_S
+        while True:
+            try:
+                process = await _Process.start(self._path, self._synchronous)
+            except Exception as exc:
+                log.error("could not start the SQLite writer process (%s), retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, MAX_RESTART_DELAY_S)
+                continue
+            self._commits_before += self._process.answers.commits
+            self._process = process
+            process.answers.done.add_done_callback(self._lost)
+            self._restarting = None
+            log.warning("the SQLite writer process is running again")
+            return
+
+
+class _Process:
+    """One writer process and the socket to it."""
+
+    def __init__(
+        self, popen: subprocess.Popen[bytes], transport: asyncio.Transport, answers: _Answers
+    ) -> None:
+        self.popen = popen
+        self.transport = transport
+        self.answers = answers
+
+    @classmethod
+    async def start(cls, path: Path, synchronous: Literal["full", "normal"]) -> _Process:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        with theirs:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", _PROCESS, str(theirs.fileno()), str(path), synchronous],
+                pass_fds=[theirs.fileno()],
+                env=_child_env(),
+            )
+        ready: asyncio.Future[Any] = loop.create_future()
+        answers = _Answers(collections.deque([[ready]]))
+        transport, _ = await loop.create_unix_connection(lambda: answers, sock=ours)
+        try:
+            await ready
+        except BaseException:
+            transport.close()
+            await asyncio.to_thread(popen.wait)
+            raise
+        return cls(popen, transport, answers)
+
+    def send(self, waiters: _Waiters, data: bytes) -> None:
+        if self.answers.lost:
             _resolve(waiters, None, _lost)
             return
-        self._answers.waiting.append(waiters)
-        self._transport.write(data)
+        self.answers.waiting.append(waiters)
+        self.transport.write(data)
+
+    async def close(self) -> None:
+        """Tell the process there is nothing more, and wait for its last answers."""
+        if not self.answers.lost:
+            self.transport.write_eof()
+        await self.answers.done
+        self.transport.close()
 
 
 class _Answers(asyncio.Protocol):
