@@ -11,7 +11,8 @@ says why it is a process). Here, on the event loop:
 * the process answers every frame in order, so the callers waiting for each frame are kept
   in a queue and woken as the answers come in.
 
-The writer is tied to the event loop it was started on; the socket is read by that loop.
+The writer is tied to the event loop it was started on; the socket is read by that loop. A
+process that dies is replaced (``Writer``).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ instead of all of them waiting for one commit with the loop idle (+10% single-ev
 at 64 connections, docs/benchmarks.md)."""
 
 RESTART_DELAY_S: Final = 0.1
+"""The wait before trying again to start a writer process that could not start; it doubles
+with each failure, up to ``MAX_RESTART_DELAY_S``."""
 MAX_RESTART_DELAY_S: Final = 5.0
-"""A writer process that cannot start is tried again, waiting twice as long each time."""
 
 _PROCESS: Final = "csroute.store.sqlite.writer_process"
 _encode_rows = msgspec.msgpack.Encoder().encode
@@ -196,6 +198,7 @@ class _Process:
                 [sys.executable, "-m", _PROCESS, str(theirs.fileno()), str(path), synchronous],
                 pass_fds=[theirs.fileno()],
                 env=_child_env(),
+                stdin=subprocess.DEVNULL,
             )
         ready: asyncio.Future[Any] = loop.create_future()
         answers = _Answers(collections.deque([[ready]]))
