@@ -149,7 +149,7 @@ class GatewayApp:
                     raise too_large(limit)
             body = await _read_body(receive, limit, gzip)
             unread = 0
-            if not event_type:
+            if not event_type:  # /v1/batch, /v1/import
                 envelope = parse_batch(body, self._limits)
                 if source is None:
                     source = self._source(envelope.write_key)
