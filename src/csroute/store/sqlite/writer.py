@@ -78,7 +78,7 @@ class Writer:
         self._gathering: _Waiters | None = None
         self._params: list[object] = []
         self._closed = False
-        process.answers.done.add_done_callback(self._lost)
+        process.answers.done.add_done_callback(self._process_lost)
 
     @classmethod
     async def start(cls, path: Path, synchronous: Literal["full", "normal"]) -> Writer:
@@ -155,7 +155,7 @@ class Writer:
         if loop is not self._loop:
             raise RuntimeError("a SQLite store is used on the event loop that opened it only")
 
-    def _lost(self, _: object) -> None:
+    def _process_lost(self, _: object) -> None:
         if not self._closed:
             log.error("the SQLite writer process stopped; starting a new one")
             self._restarting = self._loop.create_task(self._restart())
@@ -173,7 +173,7 @@ class Writer:
                 continue
             self._commits_before += self._process.answers.commits
             self._process = process
-            process.answers.done.add_done_callback(self._lost)
+            process.answers.done.add_done_callback(self._process_lost)
             self._restarting = None
             log.warning("the SQLite writer process is running again")
             return
@@ -232,7 +232,6 @@ class _Answers(asyncio.Protocol):
     def __init__(self, waiting: collections.deque[_Waiters]) -> None:
         self.waiting = waiting
         self.commits = 0
-        self.lost = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._buffer = bytearray()
 
@@ -246,12 +245,14 @@ class _Answers(asyncio.Protocol):
             else:
                 _resolve(waiters, pickle.loads(payload) if payload else None, None)
 
+    @property
+    def lost(self) -> bool:
+        return self.done.done()
+
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
+        self.done.set_result(None)
         while self.waiting:
             _resolve(self.waiting.popleft(), None, _lost)
-        if not self.done.done():
-            self.done.set_result(None)
 
 
 def _lost() -> StoreUnavailable:
