@@ -1,12 +1,17 @@
 """The demo: what ``csroute serve`` runs when no configuration file is given.
 
-Everything is local: SQLite under ``./data``, one source with a fixed write key, and Custify
-and Kustomer destinations that deliver to sandboxes started in the same process. It is meant
-for a first look (``csroute send`` then the sandboxes' ``/__sandbox/state``), not production.
+Everything is local: SQLite under ``demo_dir()`` (``$CSROUTE_DEMO_DIR``, else
+``$XDG_DATA_HOME/csroute/demo``, else ``~/.local/share/csroute/demo``: one place, whatever the
+working directory, so ``csroute status`` finds what ``csroute serve`` stored), one source
+with a fixed write key, and Custify and Kustomer destinations that deliver to sandboxes
+started in the same process. It is meant for a first look (``csroute send`` then the
+sandboxes' ``/__sandbox/state``), not production.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from csroute import config
@@ -16,7 +21,6 @@ CUSTIFY_PORT = 8091
 KUSTOMER_PORT = 8092
 
 DEMO_YAML = f"""
-data_dir: data
 server: {{host: 127.0.0.1, port: 8080}}
 sources:
   - {{name: demo, write_key: {DEMO_WRITE_KEY}}}
@@ -39,8 +43,18 @@ connections:
 """
 
 
+def demo_dir() -> Path:
+    """Where the demo keeps its store (docs/cli.md)."""
+    if given := os.environ.get("CSROUTE_DEMO_DIR"):
+        return Path(given).expanduser().absolute()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home).absolute() / "csroute" / "demo"
+
+
 def demo_config() -> config.Config:
-    return config.parse(DEMO_YAML, env={})
+    cfg = config.parse(DEMO_YAML, env={})
+    cfg.data_dir = str(demo_dir())
+    return cfg
 
 
 def demo_sandboxes() -> list[tuple[Any, int]]:

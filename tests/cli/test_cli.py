@@ -68,8 +68,10 @@ def test_config_check_reports_unknown_keys_and_unset_variables(tmp_path: Path) -
     path.write_text("sources: [{name: web, write_key: '${NOT_SET_ANYWHERE_42}'}]\nsurces: []\n")
     result = runner.invoke(app, ["config", "check", "--config", str(path)])
     assert result.exit_code == 2
-    assert "${NOT_SET_ANYWHERE_42}: environment variable is not set" in result.output
-    assert "surces" in result.output
+    assert (
+        "sources[0].write_key: environment variable NOT_SET_ANYWHERE_42 is not set" in result.output
+    )
+    assert "surces: unknown key (did you mean sources?)" in result.output
 
 
 def transform(args: list[str], lines: list[Any]) -> list[dict[str, Any]]:
@@ -211,7 +213,7 @@ def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
 
     replayed = runner.invoke(app, ["dlq", "replay", str(rows[0]["id"]), *config])
     assert "replayed 1 dead letter(s)" in replayed.output
-    assert runner.invoke(app, ["dlq", "replay", *config]).exit_code == 1  # nothing named
+    assert runner.invoke(app, ["dlq", "replay", *config]).exit_code == 2  # nothing named
 
     refused = runner.invoke(app, ["dlq", "discard", "--all", *config], input="n\n")
     assert refused.exit_code == 1

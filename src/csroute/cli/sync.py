@@ -29,6 +29,7 @@ from typer.core import TyperGroup
 
 from csroute.cli.common import ConfigOption, err, load_config, out
 from csroute.cli.custify_actions import ConnectionOption, fail, parse_json, print_json
+from csroute.cli.tables import print_table
 from csroute.config import Config, ManualRequestConfig, SyncConfig
 from csroute.custify.client import Connection, ConnectionNotFound, resolve
 from csroute.sync.checkpoint import Checkpoint, checkpoint_key
@@ -202,18 +203,21 @@ def run_saved(
 @app.command("list")
 def list_syncs(config: ConfigOption = None) -> None:
     """List the saved syncs."""
-    cfg = load_config(config)
-    table = Table("name", "active", "template", "file", "connection")
-    for name, spec in sorted(cfg.syncs.items()):
-        mode = " (batch)" if spec.batch else ""
-        table.add_row(
-            name,
-            "yes" if spec.active else "no",
-            spec.template + mode,
-            spec.file,
-            spec.connection or "(default)",
-        )
-    out.print(table)
+    cfg = load_config(config, secrets=False)
+    print_table(
+        ("name", "active", "template", "file", "connection"),
+        (
+            (
+                name,
+                spec.active,
+                spec.template + (" (batch)" if spec.batch else ""),
+                spec.file,
+                spec.connection or "(default)",
+            )
+            for name, spec in sorted(cfg.syncs.items())
+        ),
+        empty="no saved syncs (add them under syncs: in the configuration)",
+    )
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
