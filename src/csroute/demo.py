@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from csroute import config
 
@@ -57,9 +58,40 @@ def demo_config() -> config.Config:
     return cfg
 
 
-def demo_sandboxes() -> list[tuple[Any, int]]:
-    """The sandbox apps the demo delivers to, with their ports."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def destination_url(destination: config.DestinationConfig) -> str | None:
+    """Where a destination delivers: its ``base_url`` (Custify, Kustomer) or ``url`` (webhook)."""
+    url = destination.settings.get("base_url") or destination.settings.get("url")
+    return url if isinstance(url, str) else None
+
+
+def sandbox_ports(cfg: config.Config) -> dict[int, list[config.DestinationConfig]]:
+    """Custify and Kustomer destinations that deliver to this machine, by port: where
+    ``serve --with-sandboxes`` (and the demo) runs a sandbox of the first one's type."""
+    ports: dict[int, list[config.DestinationConfig]] = {}
+    for d in cfg.destinations:
+        url = urlsplit(destination_url(d) or "")
+        if d.enabled and d.type in ("custify", "kustomer") and url.hostname in LOOPBACK:
+            ports.setdefault(url.port or 80, []).append(d)
+    return ports
+
+
+def demo_sandboxes(cfg: config.Config) -> list[tuple[Any, int]]:
+    """A sandbox for each port of ``sandbox_ports``; it accepts ``sandbox-key`` and the API
+    keys of the destinations that deliver to it, so a trial configuration runs unchanged."""
     from csroute.custify.sandbox.app import create_app as custify_app
+    from csroute.kustomer.sandbox.app import ALL_ROLES
     from csroute.kustomer.sandbox.app import create_app as kustomer_app
 
-    return [(custify_app(), CUSTIFY_PORT), (kustomer_app(), KUSTOMER_PORT)]
+    apps = []
+    for port, served in sandbox_ports(cfg).items():
+        d = served[0]
+        keys = {"sandbox-key"} | {str(o.settings.get("api_key", "")) for o in served}
+        if d.type == "custify":
+            apps.append((custify_app(api_keys=sorted(keys)), port))
+        else:
+            org = str(d.settings.get("org_name", "sandbox"))
+            apps.append((kustomer_app(org_name=org, api_keys=dict.fromkeys(keys, ALL_ROLES)), port))
+    return apps
