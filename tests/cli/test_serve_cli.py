@@ -101,3 +101,22 @@ def test_with_sandboxes_runs_the_sandbox_the_configuration_points_at(tmp_path: P
         assert answer.status_code == 200
     finally:
         proc.stop()
+
+
+def test_the_gateway_log_names_a_bad_timestamp_once(tmp_path: Path) -> None:
+    proc = CsrouteProcess(tmp_path, yaml.safe_load(write(tmp_path, []).read_text()))
+    proc.start()
+    try:
+        event = {"type": "track", "userId": "u1", "event": "E", "timestamp": "yesterday"}
+        answer = httpx.post(
+            f"{proc.url}/v1/batch", json={"batch": [event]}, auth=("wk-0123456789", "")
+        )
+        assert answer.status_code == 400
+    finally:
+        proc.stop()
+    log = proc.log.read_text()
+    assert (
+        'source web: 1 events rejected; first: timestamp "yesterday" is not an ISO-8601'
+        " date-time (field=batch[0].timestamp rule=iso8601)" in log
+    )
+    assert "timestamp timestamp" not in log

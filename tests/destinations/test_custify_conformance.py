@@ -173,8 +173,8 @@ def test_event_case_through_csroute_transform(case: dict[str, Any]) -> None:
     if problems:
         assert case["name"] in DEVIATIONS
         return
-    out = io.StringIO()
-    lines = io.StringIO(json.dumps(case["input_message"]))
+    out = io.BytesIO()
+    lines = io.BytesIO(json.dumps(case["input_message"]).encode())
     transform_lines("custify", settings, lines, out, reveal_secrets=True)
     line = msgspec.json.decode(out.getvalue())
     result = transform(case["input_message"], settings, {})

@@ -27,7 +27,7 @@ from rich.table import Table
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from csroute.cli.common import ConfigOption, err, load_config, out
+from csroute.cli.common import FAILED, INTERRUPTED, ConfigOption, err, load_config, out
 from csroute.cli.custify_actions import ConnectionOption, fail, parse_json, print_json
 from csroute.cli.tables import print_table
 from csroute.config import Config, ManualRequestConfig, SyncConfig
@@ -258,7 +258,7 @@ def execute(
             fail(f"{spec.file}: no such file", 2)
         outputs = _outputs(spec, path)
         try:
-            asyncio.run(
+            failed = asyncio.run(
                 _execute(spec, chosen, connection, path, fmt, outputs, preview, test, restart)
             )
         except ReadError as e:
@@ -267,8 +267,10 @@ def execute(
             fail(
                 "interrupted; run the same command again to resume after the last row Custify "
                 "acknowledged",
-                130,
+                INTERRUPTED,
             )
+    if failed:
+        raise typer.Exit(FAILED)
 
 
 def _outputs(spec: SyncConfig, path: Path) -> dict[str, Any]:
@@ -298,7 +300,8 @@ async def _execute(
     preview: int | None,
     test: bool,
     restart: bool,
-) -> None:
+) -> int:
+    """Run the sync; return how many rows failed (or would fail)."""
     resume = None
     if outputs["checkpoint"] is not None and preview is None and not test:
         where, key = outputs["checkpoint"]
@@ -317,9 +320,6 @@ async def _execute(
         webhook=outputs["webhook"],
         checkpoint=resume,
     ) as sync:
-        if preview is not None:
-            print_json(sync.preview(preview))
-            return
         checked = sync.preflight()
         err.print(
             f"pre-flight: {checked.rows} rows, {checked.bad_rows} with problems "
@@ -327,15 +327,18 @@ async def _execute(
             highlight=False,
         )
         _print_problems(checked.problems, checked.bad_rows)
+        if preview is not None:
+            print_json(sync.preview(preview))
+            return checked.bad_rows
         if test:
             try:
                 print_json(await sync.test())
             except SyncStopped as e:
                 fail(str(e))
-            return
+            return checked.bad_rows
         if resume is not None and resume.complete:
             err.print(f"already complete ({resume.rows_done} rows); --restart sends it again")
-            return
+            return 0
         if resume is not None and resume.rows_done:
             err.print(f"resuming after row {resume.rows_done} (checkpoint {resume.path})")
         try:
@@ -344,6 +347,7 @@ async def _execute(
             done = resume.rows_done if resume is not None else 0
             fail(f"stopped after row {done}: {e}; run the same command again to resume")
     _summary(outcome, outputs)
+    return outcome.errors
 
 
 async def _with_progress(sync: Sync, total: int) -> Outcome:
