@@ -27,8 +27,8 @@ from rich.table import Table
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from csroute.cli.common import FAILED, INTERRUPTED, ConfigOption, err, load_config, out
-from csroute.cli.custify_actions import ConnectionOption, fail, parse_json, print_json
+from csroute.cli.common import FAILED, INTERRUPTED, ConfigOption, err, fail, load_config, out
+from csroute.cli.custify_actions import ConnectionOption, parse_json, print_json
 from csroute.cli.tables import print_table
 from csroute.config import Config, ManualRequestConfig, SyncConfig
 from csroute.custify.client import Connection, ConnectionNotFound, resolve
