@@ -135,8 +135,9 @@ async def serve(
     extra = [_server(a, config.server.host, port) for a, port in companions]
     for line in banner(config, role):
         log.info(line)
-    for sock in sockets:  # bound above, served from the next await on
-        log.info(f"listening on http://{host}:{sock.getsockname()[1]}")
+    for what, sock in zip(("csroute", *("sandbox" for _ in companions)), sockets, strict=True):
+        # Bound above, served from the next await on: only now is "listening" true.
+        log.info(f"{what} listening on http://{host}:{sock.getsockname()[1]}")
     if router is not None:
         router.start()
     # Everything alive now (modules, config, apps) lives as long as the process: keep it out of

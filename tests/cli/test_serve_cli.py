@@ -79,7 +79,7 @@ def test_a_local_destination_nobody_listens_on_is_named_with_what_to_do(tmp_path
             f" listening; start it with `csroute sandbox custify --port {port}`, or run"
             " `csroute serve --with-sandboxes`" in log
         )
-        assert log.index("listening on http://127.0.0.1") > log.index("gateway on http://")
+        assert log.index("csroute listening on http://127.0.0.1") > log.index("gateway on http://")
     finally:
         proc.stop()
 
@@ -93,7 +93,7 @@ def test_with_sandboxes_runs_the_sandbox_the_configuration_points_at(tmp_path: P
     try:
         log = proc.log.read_text()
         assert "nothing is listening" not in log
-        assert f"listening on http://127.0.0.1:{port}" in log
+        assert f"sandbox listening on http://127.0.0.1:{port}" in log
         answer = httpx.get(
             f"http://127.0.0.1:{port}/people/all",
             headers={"Authorization": "Bearer trial-key-123"},
