@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -240,7 +240,7 @@ class Config(Struct):
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _STORE_KEYS = ("data_dir", "store")
-"""Where an unset variable stops even commands that only read the store."""
+"""Where an unset variable stops every command."""
 MIN_ADMIN_TOKEN = 16
 
 
@@ -284,18 +284,18 @@ def parse(
     env: Mapping[str, str] | None = None,
     *,
     base_dir: Path | None = None,
-    secrets: bool = True,
+    needs: Collection[str] | None = None,
 ) -> Config:
     """Parse and check a configuration document; raise ``ConfigError`` listing every problem.
 
-    ``base_dir``: what relative paths are relative to (the file's directory). ``secrets=False``
-    is for commands that only read the store: an unset variable is then a problem only where
-    the store's location is configured.
+    ``base_dir``: what relative paths are relative to (the file's directory). ``needs``: the
+    top-level keys a command uses (None: all); an unset variable elsewhere is then no problem,
+    so a command runs without the secrets it does not use. The store's keys are always needed.
     """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError([f"not valid YAML: {e}"]) from None
+        raise ConfigError([_yaml_problem(e)]) from None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(["the configuration must be a mapping of keys to values"])
@@ -303,8 +303,9 @@ def parse(
     unset: set[str] = set()
     filled: set[str] = set()
     raw = substitute_env(raw, os.environ if env is None else env, problems, unset, filled)
-    if not secrets:
-        problems = [p for p in problems if p.startswith(_STORE_KEYS)]
+    used = None if needs is None else (*_STORE_KEYS, *needs)
+    if used is not None:
+        problems = [p for p in problems if p.startswith(used)]
     problems.extend(shape.problems_of(raw, Config, hidden=filled))
     if problems:
         raise ConfigError(problems)
@@ -314,20 +315,32 @@ def parse(
     checked = check(config)
     if "token" in (raw.get("admin") or {}):
         checked.extend(_check_admin_token(config.admin.token))
-    if not secrets:
-        checked = [p for p in checked if not p.startswith(tuple(f"{u}:" for u in unset))]
+    if used is not None:
+        skipped = tuple(f"{u}:" for u in unset if not u.startswith(used))
+        checked = [p for p in checked if not p.startswith(skipped)]
     if checked:
         raise ConfigError(checked)
     return config
 
 
-def load(path: str | Path, env: Mapping[str, str] | None = None, *, secrets: bool = True) -> Config:
+def load(
+    path: str | Path, env: Mapping[str, str] | None = None, *, needs: Collection[str] | None = None
+) -> Config:
     """Read a configuration file; its relative paths are relative to its directory."""
     try:
         text = Path(path).read_text()
     except OSError as e:
-        raise ConfigError([f"{path}: cannot read ({e.strerror})"]) from None
-    return parse(text, env, base_dir=Path(path).absolute().parent, secrets=secrets)
+        raise ConfigError([f"cannot read the file ({e.strerror})"]) from None
+    return parse(text, env, base_dir=Path(path).absolute().parent, needs=needs)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where the YAML breaks and why, in one line (the text holds no substituted value)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML{where}: {problem}" + (f" ({context})" if context else "")
 
 
 def resolve_paths(config: Config, base_dir: Path) -> None:

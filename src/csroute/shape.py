@@ -74,7 +74,7 @@ def _walk_struct(
     for key, item in value.items():
         field = fields.get(key)
         if field is None:
-            found.append(f"{_join(path, str(key))}: unknown key{_suggestion(str(key), fields)}")
+            found.append(f"{_join(path, str(key))}: unknown key{suggestion(str(key), fields)}")
         else:
             _walk(item, field.type, _join(path, str(key)), found, hidden)
     for name, field in fields.items():
@@ -142,11 +142,12 @@ def _got(value: Any, path: str, hidden: frozenset[str]) -> str:
     return f" (got {shown if len(shown) <= 40 else shown[:37] + '...'})"
 
 
-def _suggestion(key: str, fields: Collection[str]) -> str:
+def suggestion(key: str, fields: Collection[str]) -> str:
+    """`` (did you mean X?)`` for the closest of ``fields``, else a short list of them."""
     close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]}?)"
-    return f" (known: {', '.join(sorted(fields))})" if len(fields) <= 12 else ""
+    return f" (known: {', '.join(fields)})" if len(fields) <= 12 else ""
 
 
 def _join(path: str, key: str) -> str:

@@ -162,3 +162,33 @@ def test_the_demo_keeps_its_store_in_one_documented_place(tmp_path: Path) -> Non
     status = csroute("status", cwd=other, env={"CSROUTE_DEMO_DIR": str(demo)})
     assert status.returncode == 0, status.stderr
     assert "custify" in status.stdout and not (other / "data").exists()
+
+
+def test_a_yaml_error_says_where_in_plain_words(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sources: [\n")
+    result = runner.invoke(app, ["config", "check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "not valid YAML at line 2, column 1: expected the node content" in result.output
+    assert "<unicode string>" not in result.output
+
+
+def test_a_missing_file_is_named_once(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["status", "-c", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nope.yaml'}: 1 problem" in result.output
+    assert "cannot read the file (No such file or directory)" in result.output
+
+
+def test_custify_commands_need_only_the_custify_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "csroute.yaml"
+    path.write_text(CONFIG.replace(", batchsize: 10", ""))
+    (tmp_path / "p.csv").write_text("user_id,email\nu1,a@example.com\n")
+    env = {"CSROUTE_CUSTIFY_API_KEY": "key-0123456789"}
+    args = ["sync", str(tmp_path / "p.csv"), "-t", "Upsert Persn", "-c", str(path)]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 2
+    assert "template: unknown template 'Upsert Persn' (did you mean Upsert Person?)" in (
+        result.output
+    )
+    assert "WRITE_KEY_FOR_TEST" not in result.output

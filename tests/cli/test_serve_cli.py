@@ -35,14 +35,14 @@ def local_custify(port: int) -> dict[str, object]:
     return {"name": "cs", "type": "custify", "settings": settings}
 
 
-def test_a_busy_port_fails_before_anything_says_it_listens(tmp_path: Path) -> None:
-    path = write(tmp_path, [])
+def on_a_busy_port(*command: str) -> subprocess.CompletedProcess[str]:
+    """Run ``csroute COMMAND --port P`` while P is taken; check it says so and exits 3."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "csroute", "serve", "-c", str(path), "--port", str(port)],
+            [sys.executable, "-m", "csroute", *command, "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -51,6 +51,12 @@ def test_a_busy_port_fails_before_anything_says_it_listens(tmp_path: Path) -> No
     assert f"error: cannot listen on http://127.0.0.1:{port}: Address already in use" in (
         result.stderr
     )
+    return result
+
+
+def test_a_busy_port_fails_before_anything_says_it_listens(tmp_path: Path) -> None:
+    path = write(tmp_path, [])
+    result = on_a_busy_port("serve", "-c", str(path))
     assert "listening" not in result.stdout + result.stderr
     assert not (tmp_path / "data").exists()  # nothing was started
 
@@ -120,3 +126,8 @@ def test_the_gateway_log_names_a_bad_timestamp_once(tmp_path: Path) -> None:
         " date-time (field=batch[0].timestamp rule=iso8601)" in log
     )
     assert "timestamp timestamp" not in log
+
+
+def test_a_sandbox_on_a_busy_port_says_so_before_it_says_where_it_runs() -> None:
+    result = on_a_busy_port("sandbox", "kustomer")
+    assert "sandbox" not in result.stdout

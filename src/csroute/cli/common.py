@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Final, NoReturn
 
@@ -65,17 +66,24 @@ def config_path(given: Path | None) -> Path | None:
     return default if default.exists() else None
 
 
-def load_config(given: Path | None, *, secrets: bool = True) -> Config:
+STORE_ONLY: Final[tuple[str, ...]] = ()
+"""``needs`` of the commands that use only the store (status, dlq, db)."""
+CUSTIFY_ONLY: Final = ("custify_connections", "syncs")
+"""``needs`` of the commands that use only the Custify connections (custify, sync)."""
+
+
+def load_config(given: Path | None, *, needs: Collection[str] | None = None) -> Config:
     """The configuration, or exit 2 listing every problem in it.
 
-    ``secrets=False`` for commands that only read the store: they run without the variables
-    (API keys, tokens) they do not use.
+    ``needs``: the top-level keys the command uses, besides the store's (None: all of them).
+    An unset ``${VAR}`` elsewhere is then no problem: a command runs without the secrets it
+    does not use.
     """
     from csroute.demo import demo_config
 
     path = config_path(given)
     try:
-        return config_module.load(path, secrets=secrets) if path is not None else demo_config()
+        return config_module.load(path, needs=needs) if path is not None else demo_config()
     except ConfigError as e:
         where = f"{path}" if path is not None else "the demo configuration"
         count = f"{len(e.problems)} problem{'s' if len(e.problems) != 1 else ''}"

@@ -11,7 +11,7 @@ import asyncio
 
 import typer
 
-from csroute.cli.common import UNAVAILABLE, ConfigOption, fail, load_config
+from csroute.cli.common import CUSTIFY_ONLY, UNAVAILABLE, ConfigOption, fail, load_config
 from csroute.cli.custify_actions import (
     ConnectionOption,
     connection_for,
@@ -55,7 +55,7 @@ def test_connection(connection: ConnectionOption = None, config: ConfigOption = 
 @app.command("connections")
 def connections(config: ConfigOption = None) -> None:
     """List the named connections (API keys masked) and the default one."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=CUSTIFY_ONLY)
     named = [
         resolve(cfg, name).describe() | {"source": "config"} for name in cfg.custify_connections
     ]

@@ -18,6 +18,7 @@ import msgspec
 import typer
 
 from csroute.cli.common import (
+    CUSTIFY_ONLY,
     FAILED,
     UNAVAILABLE,
     USAGE,
@@ -148,7 +149,7 @@ def _parameters(action: Action) -> list[inspect.Parameter]:
 
 def connection_for(config: Path | None, name: str | None) -> Connection:
     try:
-        return resolve(load_config(config), name)
+        return resolve(load_config(config, needs=CUSTIFY_ONLY), name)
     except ConnectionNotFound as e:
         fail(str(e), 2)
 

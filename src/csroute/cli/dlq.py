@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from csroute.cli.common import USAGE, ConfigOption, fail, load_config, out
+from csroute.cli.common import STORE_ONLY, USAGE, ConfigOption, fail, load_config, out
 from csroute.cli.store_access import with_store
 from csroute.cli.tables import local_time, print_table
 from csroute.ops.deadletters import all_ids, dead_letter_json
@@ -30,7 +30,7 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
 ) -> None:
     """List dead letters, oldest first."""
-    cfg = load_config(config, secrets=False)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def fetch(store: Store) -> list[DeadLetter]:
         return await store.dead_letters(destination, after_id, limit)
@@ -65,7 +65,7 @@ def _shown(letter: DeadLetter, *, with_event: bool) -> dict[str, object]:
 @app.command()
 def show(id: int, config: ConfigOption = None) -> None:
     """One dead letter: the event, the request (secrets masked), the response, the error."""
-    cfg = load_config(config, secrets=False)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def fetch(store: Store) -> DeadLetter | None:
         return await store.dead_letter(id)
@@ -96,7 +96,7 @@ def replay(
 ) -> None:
     """Send dead letters again (they are re-transformed with the current settings)."""
     _require_selection(ids, every)
-    cfg = load_config(config, secrets=False)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def go(store: Store) -> int:
         return await store.replay(await _selected(store, ids, every, destination), time.time())
@@ -114,7 +114,7 @@ def discard(
 ) -> None:
     """Delete dead letters for good."""
     _require_selection(ids, every)
-    cfg = load_config(config, secrets=False)
+    cfg = load_config(config, needs=STORE_ONLY)
     what = (
         f"all dead letters{f' of {destination}' if destination else ''}"
         if every

@@ -20,7 +20,7 @@ Destinations = Annotated[
 def run_forget(
     user_id: str, config: ConfigOption, destinations: list[str] | None, types: tuple[str, ...]
 ) -> None:
-    cfg = load_config(config)
+    cfg = load_config(config, needs=("destinations",))
     known = {d.name for d in cfg.destinations}
     for name in destinations or []:
         if name not in known:

@@ -53,7 +53,7 @@ def send(
     user_id: Annotated[str | None, typer.Option(help="User id for the sample events.")] = None,
 ) -> None:
     """Send events through /v1/batch; with no FILE, a sample identify, group and track."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=("server", "sources"))
     base = url or f"http://{cfg.server.host}:{cfg.server.port}"
     key = write_key or (cfg.sources[0].write_key if cfg.sources else None)
     if not key:

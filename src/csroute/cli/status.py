@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from csroute.cli.common import ConfigOption, load_config, out
+from csroute.cli.common import STORE_ONLY, ConfigOption, load_config, out
 from csroute.cli.store_access import with_store
 from csroute.cli.tables import print_table
 from csroute.store.base import Store
@@ -20,7 +20,7 @@ def status(
     json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Per destination: delivered, backlog, retrying, held, dead, filtered, rejected."""
-    cfg = load_config(config, secrets=False)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def collect(store: Store) -> dict[str, dict[str, Any]]:
         report = {}

@@ -27,7 +27,17 @@ from rich.table import Table
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from csroute.cli.common import FAILED, INTERRUPTED, ConfigOption, err, fail, load_config, out
+from csroute.cli.common import (
+    CUSTIFY_ONLY,
+    FAILED,
+    INTERRUPTED,
+    STORE_ONLY,
+    ConfigOption,
+    err,
+    fail,
+    load_config,
+    out,
+)
 from csroute.cli.custify_actions import ConnectionOption, parse_json, print_json
 from csroute.cli.tables import print_table
 from csroute.config import Config, ManualRequestConfig, SyncConfig
@@ -174,7 +184,9 @@ def sync_file(
         spec = msgspec.convert(msgspec.to_builtins(spec), SyncConfig)
     except msgspec.ValidationError as e:
         fail(f"invalid option: {e}", 2)
-    execute(spec, load_config(config), preview=preview, test=test, restart=restart)
+    execute(
+        spec, load_config(config, needs=CUSTIFY_ONLY), preview=preview, test=test, restart=restart
+    )
 
 
 @app.command("run")
@@ -186,7 +198,7 @@ def run_saved(
     restart: RestartOption = False,
 ) -> None:
     """Run a saved sync by name (it must be active)."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=CUSTIFY_ONLY)
     spec = cfg.syncs.get(name)
     if spec is None:
         known = ", ".join(sorted(cfg.syncs)) or "none configured"
@@ -203,7 +215,7 @@ def run_saved(
 @app.command("list")
 def list_syncs(config: ConfigOption = None) -> None:
     """List the saved syncs."""
-    cfg = load_config(config, secrets=False)
+    cfg = load_config(config, needs=STORE_ONLY)
     print_table(
         ("name", "active", "template", "file", "connection"),
         (
