@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +228,34 @@ def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
     status = runner.invoke(app, ["status", "--json", *config])
     report = msgspec.json.decode(status.output)["hook"]
     assert (report["dead"], report["retrying"]) == (0, 1)
+
+
+def test_dlq_tables_show_local_iso_times_and_empty_cells(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+
+    async def fill() -> None:
+        (tmp_path / "data").mkdir()
+        store = await SQLiteStore.open(tmp_path / "data" / "events.db")
+        payload = msgspec.json.encode({"type": "track", "userId": "u1", "event": "E"})
+        await store.append([NewEvent("web", "u1", "track", payload)])
+        dead = [DeadLetter(1, "u1", 4, "no answer (timed out)", None, None, None)]
+        await store.record(Round("hook", 1_767_225_600.0, cursor=1, dead=dead))
+        await store.close()
+
+    asyncio.run(fill())
+    env = {**os.environ, "TZ": "XYZ-2"}  # two hours east of UTC, in POSIX spelling
+
+    def csroute(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "csroute", *args, "-c", str(config)]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    listed = csroute("dlq", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "2026-01-01T02:00:00+02:00" in listed.stdout
+    assert "None" not in listed.stdout and " - " not in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if "u1" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")][5] == ""  # no HTTP status
+    shown = csroute("dlq", "show", "1")
+    assert msgspec.json.decode(shown.stdout)["created_at"] == "2026-01-01T02:00:00+02:00"
+    empty = csroute("dlq", "list", "--destination", "nobody")
+    assert empty.stdout.strip() == "no dead letters for nobody"
