@@ -135,8 +135,13 @@ def _kind(value: Any) -> str:
     return _NAMES.get(type(value), type(value).__name__)
 
 
+SECRET_WORDS = ("key", "token", "secret", "password", "auth", "url", "header")
+"""A value under a key naming one of these may be a credential: shown by its kind only."""
+
+
 def _got(value: Any, path: str, hidden: frozenset[str]) -> str:
-    if path in hidden or isinstance(value, dict | list):
+    last = path.rsplit(".", 1)[-1].lower()
+    if path in hidden or isinstance(value, dict | list) or any(w in last for w in SECRET_WORDS):
         return f" (got {_kind(value)})"
     shown = repr(value)
     return f" (got {shown if len(shown) <= 40 else shown[:37] + '...'})"

@@ -192,3 +192,12 @@ def test_custify_commands_need_only_the_custify_secrets(tmp_path: Path) -> None:
         result.output
     )
     assert "WRITE_KEY_FOR_TEST" not in result.output
+
+
+def test_a_mistyped_credential_is_described_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("sources: [{name: web, write_key: 918273645546372819}]\n")
+    result = runner.invoke(app, ["config", "check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert "sources[0].write_key: must be text (got a whole number)" in result.output
+    assert "918273645546372819" not in result.output
