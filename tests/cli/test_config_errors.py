@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from csroute.cli import app
+from support.servers import free_port
 
 runner = CliRunner()
 
@@ -201,3 +202,17 @@ def test_a_mistyped_credential_is_described_never_shown(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "sources[0].write_key: must be text (got a whole number)" in result.output
     assert "918273645546372819" not in result.output
+
+
+def test_an_unreachable_database_is_named_with_its_password_masked(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"store: {{backend: postgres, url: 'postgresql://u:pw-secret-123456@127.0.0.1:{port}/db'}}\n"
+    )
+    result = runner.invoke(app, ["status", "-c", str(path)])
+    assert result.exit_code == 3
+    assert f"error: cannot open the store at postgresql://u:pw…56@127.0.0.1:{port}/db:" in (
+        result.output
+    )
+    assert "pw-secret-123456" not in result.output
