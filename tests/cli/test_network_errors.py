@@ -54,3 +54,24 @@ def test_send_names_the_line_that_is_not_json(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"error: {events}: line 2 is not a JSON event" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_sync_against_an_unreachable_custify_exits_3_naming_the_call(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "csroute.yaml"
+    config.write_text(
+        "custify_connections:\n"
+        f"  default: {{api_key: key-0123456789, base_url: 'http://127.0.0.1:{port}'}}\n"
+    )
+    (tmp_path / "p.csv").write_text("user_id,email\nu1,a@example.com\n")
+    args = ("sync", str(tmp_path / "p.csv"), "-t", "Upsert Person", "-c", str(config))
+    message = (
+        f"POST http://127.0.0.1:{port}/people: cannot connect (Connection refused); gave up"
+        " after 1 attempt"
+    )
+    tested = csroute(*args, "--test", cwd=tmp_path)
+    assert tested.returncode == 3, tested.stderr
+    assert f'"error": "{message}"' in tested.stdout
+    ran = csroute(*args, cwd=tmp_path)
+    assert ran.returncode == 3, ran.stderr
+    assert f"error: stopped after row 0: {message}; run the same command again" in ran.stderr

@@ -32,6 +32,7 @@ from csroute.cli.common import (
     FAILED,
     INTERRUPTED,
     STORE_ONLY,
+    UNAVAILABLE,
     ConfigOption,
     err,
     fail,
@@ -344,9 +345,12 @@ async def _execute(
             return checked.bad_rows
         if test:
             try:
-                print_json(await sync.test())
+                entry = await sync.test()
             except SyncStopped as e:
-                fail(str(e))
+                fail(str(e), UNAVAILABLE if e.unreachable else FAILED)
+            print_json(entry)
+            if not entry.get("ok"):  # Custify refused the record, or did not answer
+                raise typer.Exit(UNAVAILABLE if entry.get("status") is None else FAILED)
             return checked.bad_rows
         if resume is not None and resume.complete:
             err.print(f"already complete ({resume.rows_done} rows); --restart sends it again")
@@ -357,7 +361,10 @@ async def _execute(
             outcome = await _with_progress(sync, checked.rows)
         except SyncStopped as e:
             done = resume.rows_done if resume is not None else 0
-            fail(f"stopped after row {done}: {e}; run the same command again to resume")
+            fail(
+                f"stopped after row {done}: {e}; run the same command again to resume",
+                UNAVAILABLE if e.unreachable else FAILED,
+            )
     _summary(outcome, outputs)
     return outcome.errors
 
