@@ -56,14 +56,12 @@ def load_command(name: str) -> Command:
     where, _ = COMMANDS[name]
     module, attr = where.split(":")
     target: Any = getattr(importlib.import_module(module), attr)
-    if not isinstance(target, typer.Typer):
-        single = typer.Typer()
+    if isinstance(target, typer.Typer):
+        command: Command = typer.main.get_group(target)  # a group even of one: `db migrate`
+    else:
+        single = typer.Typer(add_completion=False)
         single.command(name)(target)
-        target = single
-    elif target.registered_callback is None:
-        target.callback()(_group)  # a group of one command stays a group: `csroute db migrate`
-    target._add_completion = False
-    command = typer.main.get_command(target)
+        command = typer.main.get_command(single)
     command.name = name
     return command
 
@@ -99,5 +97,5 @@ app = typer.Typer(
 
 
 @app.callback()
-def _group() -> None:
-    """A group itself does nothing; its commands do."""
+def _root() -> None:
+    """The group itself does nothing; its commands, listed in COMMANDS, do."""
