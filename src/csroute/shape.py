@@ -132,6 +132,8 @@ def _kind(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing"
+    if value == "":
+        return "empty text"
     return _NAMES.get(type(value), type(value).__name__)
 
 

@@ -465,7 +465,7 @@ def test_requests_encode_as_json() -> None:
     ("raw", "problem"),
     [
         ({}, "api_key: is required but missing"),
-        ({"api_key": ""}, "api_key: must be text that is not empty (got '')"),
+        ({"api_key": ""}, "api_key: must be text that is not empty (got empty text)"),
         ({"api_key": "   "}, "api_key: must not be blank"),
         ({"api_key": KEY, "apiKey": KEY}, "apiKey: unknown key (did you mean api_key?)"),
         ({"api_key": KEY, "base_url": "api.custify.com"}, "base_url: must start with https://"),
