@@ -1,22 +1,24 @@
 """The configuration file: sources, destinations, connections and delivery policy.
 
-One YAML file, ``${ENV_VAR}`` substituted before parsing (so secrets stay out of the file),
-decoded into typed structs by msgspec, then checked across keys (connections name real sources
-and destinations, destination settings match their type). Every problem is reported with the
-key path it concerns, all at once, so one ``csroute config check`` run finds them all.
+One YAML file; ``${ENV_VAR}`` is substituted into its parsed values (so secrets stay out of the
+file), which are checked against typed structs (csroute.shape), then across keys (connections
+name real sources and destinations, destination settings match their type). Every problem is
+reported with the key path it concerns, in plain words, all at once, so one ``csroute config
+check`` run finds them all. Relative paths are relative to the file's directory.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import yaml
 
+from csroute import shape
 from csroute.secrets import mask
 
 
@@ -75,7 +77,7 @@ class Limits(Struct):
 
 class AdminConfig(Struct):
     token: str = ""
-    """Bearer token for the admin API; the API is off while this is empty."""
+    """Bearer token for the admin API, at least 16 characters; the API is off without it."""
 
 
 class LoggingConfig(Struct):
@@ -237,54 +239,137 @@ class Config(Struct):
 
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_STORE_KEYS = ("data_dir", "store")
+"""Where an unset variable stops every command."""
+MIN_ADMIN_TOKEN = 16
 
 
-def substitute_env(text: str, env: Mapping[str, str], problems: list[str]) -> str:
-    """Replace ``${NAME}`` (or ``${NAME:-default}``) with the environment's value."""
+def substitute_env(
+    raw: Any, env: Mapping[str, str], problems: list[str], unset: set[str], filled: set[str]
+) -> Any:
+    """Replace ``${NAME}`` (or ``${NAME:-default}``) in the parsed document's string values.
 
-    def repl(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(f"${{{name}}}: environment variable is not set")
-        return ""
+    Values, not the YAML text: a YAML error then never quotes a substituted secret, and a
+    secret cannot change the document's structure. Paths of substituted values go to
+    ``filled`` (their values are never shown in errors); paths naming an unset variable go to
+    ``unset`` and a problem each.
+    """
 
-    return _ENV.sub(repl, text)
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            unset.add(path)
+            problems.append(f"{path}: environment variable {name} is not set (${{{name}}})")
+            return ""
+
+        filled.add(path)
+        return _ENV.sub(repl, value)
+
+    return walk(raw, "")
 
 
-def _path_of(error: msgspec.ValidationError) -> str:
-    text = str(error)
-    return text.replace("$.", "").replace("- at `$`", "")
+def parse(
+    text: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    base_dir: Path | None = None,
+    needs: Collection[str] | None = None,
+) -> Config:
+    """Parse and check a configuration document; raise ``ConfigError`` listing every problem.
 
-
-def parse(text: str, env: Mapping[str, str] | None = None) -> Config:
-    """Parse and check a configuration document; raise ``ConfigError`` listing every problem."""
-    problems: list[str] = []
-    text = substitute_env(text, os.environ if env is None else env, problems)
+    ``base_dir``: what relative paths are relative to (the file's directory). ``needs``: the
+    top-level keys a command uses (None: all); an unset variable elsewhere is then no problem,
+    so a command runs without the secrets it does not use. The store's keys are always needed.
+    """
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError([f"not valid YAML: {e}"]) from None
+        raise ConfigError([_yaml_problem(e)]) from None
+    raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(["the configuration must be a mapping of keys to values"])
-    try:
-        config = msgspec.convert(raw, Config)
-    except msgspec.ValidationError as e:
-        raise ConfigError([*problems, _path_of(e)]) from None
-    problems.extend(check(config))
+    problems: list[str] = []
+    unset: set[str] = set()
+    filled: set[str] = set()
+    raw = substitute_env(raw, os.environ if env is None else env, problems, unset, filled)
+    used = None if needs is None else (*_STORE_KEYS, *needs)
+    if used is not None:
+        problems = [p for p in problems if p.startswith(used)]
+    problems.extend(shape.problems_of(raw, Config, hidden=filled))
     if problems:
         raise ConfigError(problems)
+    config: Config = shape.convert(raw, Config)
+    if base_dir is not None:
+        resolve_paths(config, base_dir)
+    checked = check(config)
+    if "token" in (raw.get("admin") or {}):
+        checked.extend(_check_admin_token(config.admin.token))
+    if used is not None:
+        skipped = tuple(f"{u}:" for u in unset if not u.startswith(used))
+        checked = [p for p in checked if not p.startswith(skipped)]
+    if checked:
+        raise ConfigError(checked)
     return config
 
 
-def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def load(
+    path: str | Path, env: Mapping[str, str] | None = None, *, needs: Collection[str] | None = None
+) -> Config:
+    """Read a configuration file; its relative paths are relative to its directory."""
     try:
         text = Path(path).read_text()
     except OSError as e:
-        raise ConfigError([f"{path}: cannot read ({e.strerror})"]) from None
-    return parse(text, env)
+        raise ConfigError([f"cannot read the file ({e.strerror})"]) from None
+    return parse(text, env, base_dir=Path(path).absolute().parent, needs=needs)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where the YAML breaks and why, in one line (the text holds no substituted value)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"not valid YAML{where}: {problem}" + (f" ({context})" if context else "")
+
+
+def resolve_paths(config: Config, base_dir: Path) -> None:
+    """Make every file path in ``config`` absolute against ``base_dir``: the one place that
+    decides what a relative path means, so no command depends on the working directory."""
+
+    def absolute(path: str) -> str:
+        return path if path == "-" else str(base_dir / Path(path).expanduser())
+
+    config.data_dir = absolute(config.data_dir)
+    for sync in config.syncs.values():
+        sync.file = absolute(sync.file)
+        for name in ("response_log", "error_report", "checkpoint"):
+            if (value := getattr(sync, name)) is not None:
+                setattr(sync, name, absolute(value))
+
+
+def _check_admin_token(token: str) -> list[str]:
+    if not token.strip():
+        return [
+            "admin.token: is blank; give a long random token, or remove the key to keep the"
+            " admin API off"
+        ]
+    if len(token.strip()) < MIN_ADMIN_TOKEN:
+        return [
+            f"admin.token: is too short ({len(token.strip())} characters); use at least "
+            f"{MIN_ADMIN_TOKEN} random characters, e.g. from `openssl rand -hex 24`"
+        ]
+    return []
 
 
 def check(config: Config) -> list[str]:

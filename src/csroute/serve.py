@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Final, Literal
@@ -34,11 +35,16 @@ SWITCH_INTERVAL_S: Final = 0.0005
 log = logging.getLogger("csroute")
 
 
+class CannotListen(Exception):
+    """A port to serve on cannot be bound (in use, or not allowed); nothing was started."""
+
+
 def banner(config: Config, role: Role) -> list[str]:
-    """What ``csroute serve`` says at start-up: where it listens, what is active (keys masked)."""
+    """What is configured (keys masked): ``csroute serve`` logs it once it listens, and
+    ``csroute config check`` prints it without starting anything."""
     lines = []
     if role in ("all", "gateway"):
-        lines.append(f"gateway listening on http://{config.server.host}:{config.server.port}")
+        lines.append(f"gateway on http://{config.server.host}:{config.server.port}")
     for s in config.sources:
         state = "enabled" if s.enabled else "disabled"
         lines.append(f"source {s.name!r} ({state}) write key {mask(s.write_key)}")
@@ -71,6 +77,21 @@ class _Server(uvicorn.Server):
         yield
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket's address, bound before anything says it listens."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        hint = " (another process uses it; choose one with --port)" if port else ""
+        raise CannotListen(f"cannot listen on http://{host}:{port}: {e.strerror}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def _server(app: ASGIApp, host: str, port: int) -> uvicorn.Server:
     return _Server(
         uvicorn.Config(
@@ -92,8 +113,18 @@ async def serve(
     companions: Sequence[tuple[ASGIApp, int]] = (),
 ) -> None:
     """Run until interrupted. ``companions`` are extra apps served on their own ports in the
-    same process (the demo's sandboxes)."""
+    same process (the demo's sandboxes). Raise ``CannotListen`` before starting anything when
+    a port is taken."""
     logs.setup(config.logging.format, config.logging.level)
+    host = config.server.host
+    sockets: list[socket.socket] = []
+    try:
+        for port in (config.server.port, *(port for _, port in companions)):
+            sockets.append(bind(host, port))
+    except CannotListen:
+        for sock in sockets:
+            sock.close()
+        raise
     store = await open_store(config)
     router = Router(config, store) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router)
@@ -102,10 +133,11 @@ async def serve(
         app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)
     server = _server(app, config.server.host, config.server.port)
     extra = [_server(a, config.server.host, port) for a, port in companions]
-    for _, port in companions:
-        log.info(f"sandbox listening on http://{config.server.host}:{port}")
     for line in banner(config, role):
         log.info(line)
+    for what, sock in zip(("csroute", *("sandbox" for _ in companions)), sockets, strict=True):
+        # Bound above, served from the next await on: only now is "listening" true.
+        log.info(f"{what} listening on http://{host}:{sock.getsockname()[1]}")
     if router is not None:
         router.start()
     # Everything alive now (modules, config, apps) lives as long as the process: keep it out of
@@ -122,8 +154,10 @@ async def serve(
         loop.add_signal_handler(signum, _stop, [server, *extra])
     try:
         # The main server handles signals; companions stop with it.
-        tasks = [asyncio.create_task(s.serve()) for s in extra]
-        await server.serve()
+        tasks = [
+            asyncio.create_task(s.serve([sock])) for s, sock in zip(extra, sockets[1:], strict=True)
+        ]
+        await server.serve([sockets[0]])
         for s in extra:
             s.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +71,16 @@ def test_config_check_reports_unknown_keys_and_unset_variables(tmp_path: Path) -
     path.write_text("sources: [{name: web, write_key: '${NOT_SET_ANYWHERE_42}'}]\nsurces: []\n")
     result = runner.invoke(app, ["config", "check", "--config", str(path)])
     assert result.exit_code == 2
-    assert "${NOT_SET_ANYWHERE_42}: environment variable is not set" in result.output
-    assert "surces" in result.output
+    assert (
+        "sources[0].write_key: environment variable NOT_SET_ANYWHERE_42 is not set" in result.output
+    )
+    assert "surces: unknown key (did you mean sources?)" in result.output
 
 
-def transform(args: list[str], lines: list[Any]) -> list[dict[str, Any]]:
+def transform(args: list[str], lines: list[Any], exit_code: int = 0) -> list[dict[str, Any]]:
     text = "\n".join(x if isinstance(x, str) else msgspec.json.encode(x).decode() for x in lines)
     result = runner.invoke(app, ["transform", *args], input=text + "\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return [msgspec.json.decode(line) for line in result.output.splitlines()]
 
 
@@ -85,6 +90,7 @@ def test_transform_prints_one_line_per_event_in_the_stable_shape() -> None:
     out = transform(
         ["--destination", "webhook", "--settings", settings, "--show-secrets"],
         [event, "{not json", "[1, 2]"],
+        exit_code=1,  # some events were refused: a script can tell
     )
     assert out[0] == {
         "requests": [
@@ -145,6 +151,7 @@ def test_transform_reports_rejections_with_the_destinations_message() -> None:
     out = transform(
         ["--destination", "custify", "--settings", '{"api_key": "k"}'],
         [{"type": "track", "userId": "u1", "timestamp": "2026-01-01T00:00:00Z"}],
+        exit_code=1,
     )
     assert out == [{"error": 'Missing required value from "event"', "status": 400}]
 
@@ -211,7 +218,7 @@ def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
 
     replayed = runner.invoke(app, ["dlq", "replay", str(rows[0]["id"]), *config])
     assert "replayed 1 dead letter(s)" in replayed.output
-    assert runner.invoke(app, ["dlq", "replay", *config]).exit_code == 1  # nothing named
+    assert runner.invoke(app, ["dlq", "replay", *config]).exit_code == 2  # nothing named
 
     refused = runner.invoke(app, ["dlq", "discard", "--all", *config], input="n\n")
     assert refused.exit_code == 1
@@ -221,3 +228,34 @@ def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
     status = runner.invoke(app, ["status", "--json", *config])
     report = msgspec.json.decode(status.output)["hook"]
     assert (report["dead"], report["retrying"]) == (0, 1)
+
+
+def test_dlq_tables_show_local_iso_times_and_empty_cells(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+
+    async def fill() -> None:
+        (tmp_path / "data").mkdir()
+        store = await SQLiteStore.open(tmp_path / "data" / "events.db")
+        payload = msgspec.json.encode({"type": "track", "userId": "u1", "event": "E"})
+        await store.append([NewEvent("web", "u1", "track", payload)])
+        dead = [DeadLetter(1, "u1", 4, "no answer (timed out)", None, None, None)]
+        await store.record(Round("hook", 1_767_225_600.0, cursor=1, dead=dead))
+        await store.close()
+
+    asyncio.run(fill())
+    env = {**os.environ, "TZ": "XYZ-2"}  # two hours east of UTC, in POSIX spelling
+
+    def csroute(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "csroute", *args, "-c", str(config)]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    listed = csroute("dlq", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "2026-01-01T02:00:00+02:00" in listed.stdout
+    assert "None" not in listed.stdout and " - " not in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if "u1" in line)
+    assert [cell.strip() for cell in row.strip("│ ").split("│")][5] == ""  # no HTTP status
+    shown = csroute("dlq", "show", "1")
+    assert msgspec.json.decode(shown.stdout)["created_at"] == "2026-01-01T02:00:00+02:00"
+    empty = csroute("dlq", "list", "--destination", "nobody")
+    assert empty.stdout.strip() == "no dead letters for nobody"

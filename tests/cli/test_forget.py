@@ -70,7 +70,7 @@ def test_custify_forget_deletes_the_person_and_drops_their_queue(tmp_path: Path)
         )
         assert result.exit_code == 0, result.output
         assert lines(result.output) == [
-            {"destination": "cs", "dropped": 1, "deleted": True, "error": None}
+            {"destination": "cs", "dropped": 1, "deleted": True, "error": None, "note": None}
         ]
         assert httpx.get(f"{sandbox}/people", headers=auth, params={"user_id": "u1"}).json() == []
 
@@ -79,7 +79,7 @@ def test_custify_forget_deletes_the_person_and_drops_their_queue(tmp_path: Path)
             app, ["custify", "forget", "--user-id", "u1", "--config", str(config)]
         )
         assert lines(again.output) == [
-            {"destination": "cs", "dropped": 0, "deleted": True, "error": None}
+            {"destination": "cs", "dropped": 0, "deleted": True, "error": None, "note": None}
         ]
         # The generic command also stops the webhook's queue (which has no deletion API).
         both = runner.invoke(app, ["forget", "--user-id", "u1", "--config", str(config)])
@@ -107,3 +107,18 @@ def test_forget_refuses_an_unknown_destination(tmp_path: Path) -> None:
         app, ["forget", "--user-id", "u1", "--destination", "nope", "--config", str(config)]
     )
     assert result.exit_code == 2 and "no destination named 'nope'" in result.output
+
+
+def test_forget_on_kustomer_says_why_it_cannot_delete_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "csroute.yaml"
+    path.write_text(
+        "destinations:\n"
+        "  - {name: kus, type: kustomer, settings: {org_name: acme, api_key: k,"
+        " base_url: 'http://127.0.0.1:9'}}\n"
+    )
+    result = runner.invoke(app, ["forget", "--user-id", "u1", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    (row,) = lines(result.stdout)
+    assert row["deleted"] is False and row["error"] is None
+    assert row["note"].startswith("Kustomer's tracking API cannot delete customers; delete the")
+    assert "kus: not deleted: Kustomer's tracking API cannot delete customers" in result.stderr

@@ -102,7 +102,7 @@ def q3_snake_case_traits(expected: list[dict[str, Any]]) -> list[dict[str, Any]]
     return expected
 
 
-Q4_CONFIG_ERROR = ["Object contains unknown field `apiKeyToken`"]
+Q4_CONFIG_ERROR = ["apiKeyToken: unknown key", "api_key: is required but missing"]
 
 DEVIATIONS: dict[str, tuple[str, Callable[[list[dict[str, Any]]], Any]]] = {
     "processor-06-group-call-with-all-fields-success-scenario": ("Q3", q3_snake_case_traits),
@@ -119,7 +119,9 @@ def test_event_case(case: dict[str, Any]) -> None:
     expected = case["expected"]
     quirk, deviate = DEVIATIONS.get(case["name"], ("", lambda e: e))
     if quirk == "Q4":
-        assert (settings, problems) == (None, deviate([]))
+        assert settings is None
+        for expected_problem in deviate([]):
+            assert any(p.startswith(expected_problem) for p in problems), problems
         return
     assert problems == []
     result = transform(case["input_message"], settings, {})
@@ -171,8 +173,8 @@ def test_event_case_through_csroute_transform(case: dict[str, Any]) -> None:
     if problems:
         assert case["name"] in DEVIATIONS
         return
-    out = io.StringIO()
-    lines = io.StringIO(json.dumps(case["input_message"]))
+    out = io.BytesIO()
+    lines = io.BytesIO(json.dumps(case["input_message"]).encode())
     transform_lines("custify", settings, lines, out, reveal_secrets=True)
     line = msgspec.json.decode(out.getvalue())
     result = transform(case["input_message"], settings, {})
@@ -204,15 +206,16 @@ def test_deletion_cases_are_all_covered() -> None:
     [
         # Q4: settings are checked at startup; RudderStack's messages were "Config for deletion
         # not present" and "api key for deletion not present", checked per request.
-        ("deleteUsers-00", "Object missing required field `api_key`"),
-        ("deleteUsers-01", "Object contains unknown field `apiToken`"),
+        ("deleteUsers-00", "api_key: is required but missing"),
+        ("deleteUsers-01", "apiToken: unknown key"),
     ],
 )
 def test_deletion_without_api_key_is_a_configuration_error(prefix: str, problem: str) -> None:
     case = _deletion_case(prefix)
     assert case["expected"]["status_code"] == 400
     settings, problems = csroute_settings(case["input_user_deletion"].get("config"))
-    assert (settings, problems) == (None, [problem])
+    assert settings is None
+    assert any(p.startswith(problem) for p in problems), problems
 
 
 def test_deletion_404_counts_as_done() -> None:

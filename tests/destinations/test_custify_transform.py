@@ -464,17 +464,20 @@ def test_requests_encode_as_json() -> None:
 @pytest.mark.parametrize(
     ("raw", "problem"),
     [
-        ({}, "Object missing required field `api_key`"),
-        ({"api_key": ""}, "Expected `str` of length >= 1 - at `api_key`"),
+        ({}, "api_key: is required but missing"),
+        ({"api_key": ""}, "api_key: must be text that is not empty (got empty text)"),
         ({"api_key": "   "}, "api_key: must not be blank"),
-        ({"api_key": KEY, "apiKey": KEY}, "Object contains unknown field `apiKey`"),
+        ({"api_key": KEY, "apiKey": KEY}, "apiKey: unknown key (did you mean api_key?)"),
         ({"api_key": KEY, "base_url": "api.custify.com"}, "base_url: must start with https://"),
         ({"api_key": KEY, "batch_size": 0}, "batch_size: must be at least 1 (got 0)"),
         (
             {"api_key": KEY, "batch_synchronous": True},
             "batch_size: synchronous batches hold at most 3 jobs (got 100)",
         ),
-        ({"api_key": KEY, "page_and_screen": "drop"}, "Invalid enum value 'drop'"),
+        (
+            {"api_key": KEY, "page_and_screen": "drop"},
+            "page_and_screen: must be one of reject, track (got 'drop')",
+        ),
     ],
 )
 def test_configuration_errors(raw: dict[str, Any], problem: str) -> None:

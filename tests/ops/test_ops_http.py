@@ -148,8 +148,14 @@ def test_admin_forget_drops_a_users_queue(running: tuple[CsrouteProcess, Receive
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     response = httpx.post(f"{csroute.url}/admin/forget", headers=admin, json={"user_id": "u7"})
     assert response.status_code == 200
-    assert response.json() == [
-        {"destination": "hook", "dropped": 0, "deleted": False, "error": None}
-    ]
+    (row,) = response.json()
+    assert row | {"note": None} == {
+        "destination": "hook",
+        "dropped": 0,
+        "deleted": False,
+        "error": None,
+        "note": None,
+    }
+    assert row["note"].startswith("this destination has no API to delete a user")
     missing = httpx.post(f"{csroute.url}/admin/forget", headers=admin, json={})
     assert missing.status_code == 400 and "user_id" in missing.json()["error"]

@@ -21,7 +21,9 @@ CSROUTE = [sys.executable, "-m", "csroute"]
 class CsrouteProcess:
     """A ``csroute serve`` process with a config written to ``workdir``; restartable."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], role: str = "all") -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], role: str = "all", args: tuple[str, ...] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = config.setdefault("server", {}).setdefault("port", free_port())
         config["server"].setdefault("host", "127.0.0.1")
@@ -30,13 +32,22 @@ class CsrouteProcess:
         self.config_path = workdir / "csroute.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.role = role
+        self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "csroute.log"
 
     def start(self) -> CsrouteProcess:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [*CSROUTE, "serve", "--config", str(self.config_path), "--role", self.role],
+                [
+                    *CSROUTE,
+                    "serve",
+                    "--config",
+                    str(self.config_path),
+                    "--role",
+                    self.role,
+                    *self.args,
+                ],
                 cwd=self.workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -46,7 +46,7 @@ def test_bad_rows_are_reported_exactly_and_the_rest_land(
     )
     report = tmp_path / "errors.jsonl"
     result = sync(deals, "-t", "Upsert Deal", "--error-report", report)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some rows failed: a script can tell
     assert "pre-flight: 7 rows, 4 with problems" in result.output
     errors = _lines(report)
     assert [(e["row"], e["field"], e["stage"]) for e in errors] == [
@@ -76,7 +76,7 @@ def test_custom_attributes_custify_would_refuse_are_found_before_sending(
     )
     report = tmp_path / "errors.jsonl"
     result = sync(people, "-t", "Upsert Person", "--batch", "--error-report", report)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert [(e["row"], e["field"]) for e in _lines(report)] == [
         (2, "user_id or email or id"),
         (3, "custom_attributes.a.b"),
@@ -148,7 +148,7 @@ def test_preview_and_test_send(sync: Sync, url: str, tmp_path: Path) -> None:
     args = ("-t", "Upsert Person", "--map", "id_col=user_id", "--map", "mail=email", "-x", "skip")
     preview = sync(people, *args, "--preview", "2")
     assert preview.exit_code == 0, preview.output
-    shown = json.loads(preview.output)
+    shown = json.loads(preview.stdout)
     assert [r["body"] for r in shown] == [
         {"user_id": "1", "email": "a@x.io"},
         {"user_id": "2", "email": "b@x.io"},
@@ -160,6 +160,16 @@ def test_preview_and_test_send(sync: Sync, url: str, tmp_path: Path) -> None:
     assert tested.exit_code == 0, tested.output
     assert '"ok": true' in tested.output
     assert [p["user_id"] for p in state(url)["people"]] == ["1"]
+
+
+def test_preview_shows_the_rows_it_would_reject(sync: Sync, url: str, tmp_path: Path) -> None:
+    people = write(tmp_path / "p.csv", "user_id,email\n1,a@x.io\n,\n3,c@x.io\n")
+    preview = sync(people, "-t", "Upsert Person", "--preview", "5")
+    assert preview.exit_code == 1  # as --test and the real run: some rows would fail
+    assert "pre-flight: 3 rows, 1 with problems" in preview.stderr
+    assert "│ 2   │ user_id or email or id │" in preview.stderr
+    assert [r["body"]["user_id"] for r in json.loads(preview.stdout)] == ["1", "3"]
+    assert state(url)["counts"]["people"] == 0
 
 
 def test_manual_request_with_headers_and_batching(

@@ -126,7 +126,7 @@ def test_create_note_resolves_the_owner(sync: Sync, url: str, tmp_path: Path) ->
         "text,company_id,created_at\nKickoff went well,c1,2024-01-01\nLost,c404,\n",
     )
     result = sync(file, "-t", "Create Note", "--error-report", tmp_path / "errors.jsonl")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # row 2 failed
     sandbox = state(url)
     (note,) = sandbox["notes"]
     assert note["entity"] == sandbox["companies"][0]["id"] and note["entityModel"] == "Company"

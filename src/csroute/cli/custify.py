@@ -11,16 +11,15 @@ import asyncio
 
 import typer
 
-from csroute.cli.common import ConfigOption, load_config
+from csroute.cli.common import CUSTIFY_ONLY, UNAVAILABLE, ConfigOption, fail, load_config
 from csroute.cli.custify_actions import (
     ConnectionOption,
     connection_for,
-    fail,
     print_json,
     resource_apps,
 )
 from csroute.cli.forget import Destinations, UserId, run_forget
-from csroute.custify.client import AsyncCustify, CustifyError, resolve
+from csroute.custify.client import AsyncCustify, CustifyError, TransportError, resolve
 
 app = typer.Typer(help="Custify operations and the whole Custify API.", no_args_is_help=True)
 for _name, _resource_app in resource_apps().items():
@@ -47,6 +46,8 @@ def test_connection(connection: ConnectionOption = None, config: ConfigOption = 
 
     try:
         print_json(asyncio.run(check()))
+    except TransportError as e:
+        fail(f"connection {chosen.name!r}: {e}", UNAVAILABLE)
     except CustifyError as e:
         fail(f"connection {chosen.name!r} ({chosen.base_url}) failed: {e}")
 
@@ -54,7 +55,7 @@ def test_connection(connection: ConnectionOption = None, config: ConfigOption = 
 @app.command("connections")
 def connections(config: ConfigOption = None) -> None:
     """List the named connections (API keys masked) and the default one."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=CUSTIFY_ONLY)
     named = [
         resolve(cfg, name).describe() | {"source": "config"} for name in cfg.custify_connections
     ]

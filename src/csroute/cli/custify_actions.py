@@ -12,17 +12,25 @@ import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import msgspec
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from csroute.cli.common import ConfigOption, err, load_config, out
+from csroute.cli.common import (
+    CUSTIFY_ONLY,
+    FAILED,
+    UNAVAILABLE,
+    USAGE,
+    ConfigOption,
+    fail,
+    load_config,
+    out,
+)
+from csroute.cli.tables import print_table
 from csroute.custify.client import AsyncCustify, Connection, ConnectionNotFound, resolve
 from csroute.custify.client.actions import ACTIONS, Action, Arg
-from csroute.custify.client.errors import CustifyError, ValidationError
+from csroute.custify.client.errors import CustifyError, TransportError, ValidationError
 
 ConnectionOption = Annotated[
     str | None,
@@ -45,13 +53,6 @@ _TYPES: dict[str, Any] = {
     "json": str | None,
     "path": Path | None,
 }
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """``common.fail`` with the message escaped: Custify's texts and field paths such as
-    ``jobs[0]`` must not be read as rich markup."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(code)
 
 
 def print_json(value: Any) -> None:
@@ -148,7 +149,7 @@ def _parameters(action: Action) -> list[inspect.Parameter]:
 
 def connection_for(config: Path | None, name: str | None) -> Connection:
     try:
-        return resolve(load_config(config), name)
+        return resolve(load_config(config, needs=CUSTIFY_ONLY), name)
     except ConnectionNotFound as e:
         fail(str(e), 2)
 
@@ -207,24 +208,25 @@ def run_action(action: Action, given: dict[str, Any]) -> None:
     try:
         result = asyncio.run(_execute(action, connection, values, body, given))
     except ValidationError as e:
-        fail(str(e), 2 if e.status is None else 1)
+        fail(str(e), USAGE if e.status is None else FAILED)
+    except TransportError as e:
+        fail(str(e), UNAVAILABLE)
     except CustifyError as e:
         fail(str(e))
     if given.get("opt_table") and not given["opt_dry_run"]:
-        print_table(result if isinstance(result, list) else [result])
+        print_records(result if isinstance(result, list) else [result])
     else:
         print_json(result)
 
 
-def print_table(records: list[dict[str, Any]]) -> None:
+def print_records(records: list[dict[str, Any]]) -> None:
     keys = [k for k in TABLE_COLUMNS if any(k in r for r in records)]
     for record in records:
         keys += [k for k, v in record.items() if k not in keys and not isinstance(v, dict | list)]
-    table = Table(*keys[:MAX_COLUMNS])
-    for record in records:
-        table.add_row(*(escape(str(record.get(k, ""))) for k in keys[:MAX_COLUMNS]))
-    out.print(table)
-    out.print(f"{len(records)} record(s)", highlight=False)
+    columns = keys[:MAX_COLUMNS]
+    print_table(columns, ([r.get(k) for k in columns] for r in records), empty="no records")
+    if records:
+        out.print(f"{len(records)} record(s)", highlight=False)
 
 
 def command(action: Action) -> Callable[..., None]:

@@ -11,7 +11,7 @@ import asyncio
 
 import typer
 
-from csroute.cli.common import ConfigOption, fail, load_config, out
+from csroute.cli.common import STORE_ONLY, UNAVAILABLE, ConfigOption, fail, load_config, out
 from csroute.config import Config
 from csroute.store.base import StoreUnavailable
 from csroute.store.open import shown_url
@@ -44,7 +44,7 @@ async def _migrate(cfg: Config) -> tuple[int, int]:
 @app.command("migrate")
 def migrate(config: ConfigOption = None) -> None:
     """Create the schema, or upgrade it to this version of csroute."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=STORE_ONLY)
     where = (
         shown_url(cfg.store.url)
         if cfg.store.backend == "postgres"
@@ -53,7 +53,7 @@ def migrate(config: ConfigOption = None) -> None:
     try:
         before, after = asyncio.run(_migrate(cfg))
     except (StoreUnavailable, RuntimeError) as e:
-        fail(f"{where}: {e}")
+        fail(f"{where}: {e}", UNAVAILABLE)
     if before == after:
         out.print(f"{where}: schema is up to date (version {after})", highlight=False)
     else:

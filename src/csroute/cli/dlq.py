@@ -7,10 +7,10 @@ from typing import Annotated
 
 import msgspec
 import typer
-from rich.table import Table
 
-from csroute.cli.common import ConfigOption, fail, load_config, out
+from csroute.cli.common import STORE_ONLY, USAGE, ConfigOption, fail, load_config, out
 from csroute.cli.store_access import with_store
+from csroute.cli.tables import local_time, print_table
 from csroute.ops.deadletters import all_ids, dead_letter_json
 from csroute.store.base import DeadLetter, Store
 
@@ -30,7 +30,7 @@ def list_(
     json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
 ) -> None:
     """List dead letters, oldest first."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def fetch(store: Store) -> list[DeadLetter]:
         return await store.dead_letters(destination, after_id, limit)
@@ -39,23 +39,33 @@ def list_(
     if json:
         for letter in letters:
             out.print(
-                msgspec.json.encode(dead_letter_json(letter, with_event=False)).decode(),
+                msgspec.json.encode(_shown(letter, with_event=False)).decode(),
                 highlight=False,
                 soft_wrap=True,
             )
         return
-    table = Table("id", "destination", "user", "attempts", "status", "error")
-    for d in letters:
-        table.add_row(
-            str(d.id), d.destination, d.user_key, str(d.attempts), str(d.status or "-"), d.error
-        )
-    out.print(table)
+    print_table(
+        ("id", "created", "destination", "user", "attempts", "status", "error"),
+        (
+            (d.id, d.created_at, d.destination, d.user_key, d.attempts, d.status, d.error)
+            for d in letters
+        ),
+        empty=f"no dead letters{f' for {destination}' if destination else ''}",
+        instants=("created",),
+    )
+
+
+def _shown(letter: DeadLetter, *, with_event: bool) -> dict[str, object]:
+    """The admin API's view of a dead letter, with its time in the user's zone."""
+    return dead_letter_json(letter, with_event=with_event) | {
+        "created_at": local_time(letter.created_at)
+    }
 
 
 @app.command()
 def show(id: int, config: ConfigOption = None) -> None:
     """One dead letter: the event, the request (secrets masked), the response, the error."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def fetch(store: Store) -> DeadLetter | None:
         return await store.dead_letter(id)
@@ -63,7 +73,7 @@ def show(id: int, config: ConfigOption = None) -> None:
     letter = with_store(cfg, fetch)
     if letter is None:
         fail(f"no dead letter with id {id}")
-    out.print_json(msgspec.json.encode(dead_letter_json(letter, with_event=True)).decode())
+    out.print_json(msgspec.json.encode(_shown(letter, with_event=True)).decode())
 
 
 async def _selected(
@@ -74,7 +84,7 @@ async def _selected(
 
 def _require_selection(ids: list[int] | None, every: bool) -> None:
     if not ids and not every:
-        fail("name dead-letter ids, or use --all")
+        fail("name dead-letter ids, or use --all", USAGE)
 
 
 @app.command()
@@ -86,7 +96,7 @@ def replay(
 ) -> None:
     """Send dead letters again (they are re-transformed with the current settings)."""
     _require_selection(ids, every)
-    cfg = load_config(config)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def go(store: Store) -> int:
         return await store.replay(await _selected(store, ids, every, destination), time.time())
@@ -104,7 +114,7 @@ def discard(
 ) -> None:
     """Delete dead letters for good."""
     _require_selection(ids, every)
-    cfg = load_config(config)
+    cfg = load_config(config, needs=STORE_ONLY)
     what = (
         f"all dead letters{f' of {destination}' if destination else ''}"
         if every

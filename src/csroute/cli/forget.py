@@ -8,9 +8,7 @@ from typing import Annotated
 import msgspec
 import typer
 
-from csroute.cli.common import ConfigOption, fail, load_config, out
-from csroute.ops.forget import Forgotten, forget_user
-from csroute.store.open import open_store
+from csroute.cli.common import USAGE, ConfigOption, err, fail, load_config, out
 
 UserId = Annotated[str, typer.Option("--user-id", help="The user to delete.")]
 Destinations = Annotated[
@@ -22,11 +20,13 @@ Destinations = Annotated[
 def run_forget(
     user_id: str, config: ConfigOption, destinations: list[str] | None, types: tuple[str, ...]
 ) -> None:
-    cfg = load_config(config)
+    cfg = load_config(config, needs=("destinations",))
     known = {d.name for d in cfg.destinations}
     for name in destinations or []:
         if name not in known:
-            fail(f"--destination: no destination named {name!r}", 2)
+            fail(f"--destination: no destination named {name!r}", USAGE)
+    from csroute.ops.forget import Forgotten, forget_user
+    from csroute.store.open import open_store
 
     async def go() -> list[Forgotten]:
         store = await open_store(cfg)
@@ -40,6 +40,8 @@ def run_forget(
         fail("no matching destination to forget the user in")
     for r in results:
         out.print(msgspec.json.encode(r).decode(), highlight=False, soft_wrap=True)
+        if r.note is not None:
+            err.print(f"{r.destination}: not deleted: {r.note}", highlight=False, soft_wrap=True)
     if any(r.error for r in results):
         raise typer.Exit(1)
 

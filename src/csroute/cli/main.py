@@ -1,73 +1,101 @@
-"""``csroute``: serve, inspect and operate the pipeline."""
+"""``csroute``: serve, inspect and operate the pipeline.
+
+Start-up is fast by construction: this module imports only Typer. Each command's module (and
+what it needs: aiohttp, pyarrow, the sandboxes) is imported when that command runs, so
+``csroute --help`` and ``csroute status`` load nothing they do not use
+(tests/cli/test_startup.py checks it). The help line of each command is written here, where
+``--help`` reads it without importing the command; the same test keeps it equal to the
+command's own.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from typing import Any
 
 import typer
+from typer._click.core import Command, Context
+from typer.core import TyperCommand, TyperGroup
 
-from csroute.cli import custify, db, dlq, sandbox, sync, transform
-from csroute.cli.common import ConfigOption, fail, load_config, out
-from csroute.cli.forget import forget
-from csroute.cli.send import send
-from csroute.cli.status import status
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("csroute.cli.serve:config_app", "Check the configuration."),
+    "custify": ("csroute.cli.custify:app", "Custify operations and the whole Custify API."),
+    "db": ("csroute.cli.db:app", "Manage the store's database."),
+    "dlq": ("csroute.cli.dlq:app", "Dead letters: events given up on, with the reason."),
+    "forget": (
+        "csroute.cli.forget:forget",
+        "Delete a user: drop their queued events everywhere, delete them where the API can.",
+    ),
+    "sandbox": ("csroute.cli.sandbox:app", "Run a local sandbox of a destination's API."),
+    "send": (
+        "csroute.cli.send:send",
+        "Send events through /v1/batch; with no FILE, a sample identify, group and track.",
+    ),
+    "serve": (
+        "csroute.cli.serve:serve",
+        "Start the pipeline (with no configuration file: the demo, on embedded defaults).",
+    ),
+    "status": (
+        "csroute.cli.status:status",
+        "Per destination: delivered, backlog, retrying, held, dead, filtered, rejected.",
+    ),
+    "sync": (
+        "csroute.cli.sync:app",
+        "Bulk sync of records from CSV, JSON Lines, JSON or Parquet files to Custify.",
+    ),
+    "transform": (
+        "csroute.cli.transform:transform",
+        "Transform events for a destination without sending anything.",
+    ),
+}
+"""Command name -> (where it is defined, its help line)."""
+
+
+def load_command(name: str) -> Command:
+    """The real Click command behind ``name``, importing its module."""
+    where, _ = COMMANDS[name]
+    module, attr = where.split(":")
+    target: Any = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):
+        command: Command = typer.main.get_group(target)  # a group even of one: `db migrate`
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _Deferred(TyperCommand):
+    """Stands for a command in the listing; parsing and running go to the real one."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
+        return load_command(self.name or "").make_context(info_name, args, parent, **extra)
+
+
+class _Commands(TyperGroup):
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        return _Deferred(cmd_name, help=COMMANDS[cmd_name][1])
+
 
 app = typer.Typer(
     name="csroute",
-    help="Customer-event pipeline: Segment/RudderStack in, Custify, Kustomer and webhooks out.",
+    cls=_Commands,
+    help="Customer-event pipeline: Segment/RudderStack in, Custify, Kustomer and webhooks out."
+    " Exit codes: 0 done, 1 some of the work failed, 2 wrong usage or configuration,"
+    " 3 something needed is unavailable (docs/cli.md).",
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(dlq.app, name="dlq")
-app.add_typer(sandbox.app, name="sandbox")
-app.add_typer(custify.app, name="custify")
-app.add_typer(db.app, name="db")
-app.add_typer(sync.app, name="sync")
-app.command("forget")(forget)
-app.command("transform")(transform.transform)
-app.command("send")(send)
-app.command("status")(status)
-
-config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
 
 
-@app.command()
-def serve(
-    config: ConfigOption = None,
-    role: Annotated[
-        str,
-        typer.Option(
-            help="all: gateway and worker; gateway: ingestion only; worker (or router):"
-            " delivery only. With PostgreSQL, run any number of each."
-        ),
-    ] = "all",
-    host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
-    port: Annotated[int | None, typer.Option(help="Override server.port.")] = None,
-) -> None:
-    """Start the pipeline (with no configuration file: the demo, on embedded defaults)."""
-    from csroute.cli.common import config_path
-    from csroute.demo import demo_sandboxes
-    from csroute.serve import run
-
-    role = {"router": "worker"}.get(role, role)
-    if role not in ("all", "gateway", "worker"):
-        fail(f"--role: must be all, gateway or worker (got {role!r})", 2)
-    cfg = load_config(config)
-    if host is not None:
-        cfg.server.host = host
-    if port is not None:
-        cfg.server.port = port
-    companions = demo_sandboxes() if config_path(config) is None else []
-    run(cfg, role, companions)  # type: ignore[arg-type]
-
-
-@config_app.command("check")
-def config_check(config: ConfigOption = None) -> None:
-    """Validate the configuration and summarise it (secrets masked)."""
-    from csroute.serve import banner
-
-    cfg = load_config(config)
-    for line in banner(cfg, "all"):
-        out.print(line, highlight=False)
-    out.print("[green]configuration OK[/green]")
+@app.callback()
+def _root() -> None:
+    """The group itself does nothing; its commands, listed in COMMANDS, do."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from csroute.cli.common import fail
+from csroute.cli.common import UNAVAILABLE, USAGE, fail
 
 app = typer.Typer(help="Run a local sandbox of a destination's API.", no_args_is_help=True)
 
@@ -35,8 +35,9 @@ def custify(
             fail(
                 f"--rate-limit: expected REQUESTS/SECONDS such as 100/10, or off "
                 f"(got {rate_limit!r})",
-                2,
+                USAGE,
             )
+    _check_port(host, port)
     typer.echo(f"Custify sandbox on http://{host}:{port} (state: /__sandbox/state)")
     serve(host, port, api_keys=tuple(api_key or ["sandbox-key"]), rate_limit=limit)
 
@@ -56,6 +57,7 @@ def kustomer(
     from csroute.kustomer.sandbox.server import serve
 
     keys = {key: ALL_ROLES for key in (api_key or ["sandbox-key"])}
+    _check_port(host, port)
     typer.echo(f"Kustomer sandbox for org {org_name!r} on http://{host}:{port}")
     serve(
         host,
@@ -64,3 +66,14 @@ def kustomer(
         api_keys=keys,
         rate_limit_per_minute=rate_limit_per_minute or None,
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before saying where the sandbox runs when its port is taken (the server binds it a
+    moment later, as the check's socket lets go)."""
+    from csroute.serve import CannotListen, bind
+
+    try:
+        bind(host, port).close()
+    except CannotListen as e:
+        fail(str(e), UNAVAILABLE)

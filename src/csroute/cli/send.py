@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import msgspec
 import typer
 
-from csroute.cli.common import ConfigOption, fail, load_config, out
+from csroute.cli.common import FAILED, UNAVAILABLE, USAGE, ConfigOption, fail, load_config, out
+from csroute.network import failure_message
 
 
 def sample_events(user_id: str) -> list[dict[str, Any]]:
@@ -53,20 +53,41 @@ def send(
     user_id: Annotated[str | None, typer.Option(help="User id for the sample events.")] = None,
 ) -> None:
     """Send events through /v1/batch; with no FILE, a sample identify, group and track."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=("server", "sources"))
     base = url or f"http://{cfg.server.host}:{cfg.server.port}"
     key = write_key or (cfg.sources[0].write_key if cfg.sources else None)
     if not key:
-        fail("no write key: pass --write-key or configure a source")
-    if file is None:
-        events = sample_events(user_id or f"user-{uuid.uuid4().hex[:8]}")
-    else:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text()
-        events = [msgspec.json.decode(line) for line in text.splitlines() if line.strip()]
+        fail("no write key: pass --write-key or configure a source", USAGE)
+    events = (
+        sample_events(user_id or f"user-{uuid.uuid4().hex[:8]}")
+        if file is None
+        else _read_events(file)
+    )
+    import httpx
+
+    target = f"{base}/v1/batch"
     try:
-        response = httpx.post(f"{base}/v1/batch", json={"batch": events}, auth=(key, ""))
+        response = httpx.post(target, json={"batch": events}, auth=(key, ""))
     except httpx.HTTPError as e:
-        fail(f"cannot reach csroute at {base}: {e}")
+        fail(
+            f"{failure_message('POST', target, e, 1)}. Is `csroute serve` running there?",
+            UNAVAILABLE,
+        )
     out.print(f"HTTP {response.status_code}: {response.text}", highlight=False, soft_wrap=True)
     if response.status_code != 200:
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED)
+
+
+def _read_events(file: Path) -> list[Any]:
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text()
+    except OSError as e:
+        fail(f"{file}: cannot read ({e.strerror})", USAGE)
+    events = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                events.append(msgspec.json.decode(line))
+            except msgspec.DecodeError as e:
+                fail(f"{file}: line {number} is not a JSON event ({e})", USAGE)
+    return events

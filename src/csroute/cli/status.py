@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
-from rich.table import Table
 
-from csroute.cli.common import ConfigOption, load_config, out
+from csroute.cli.common import STORE_ONLY, ConfigOption, load_config, out
 from csroute.cli.store_access import with_store
+from csroute.cli.tables import print_table
 from csroute.store.base import Store
 
 COLUMNS = ("delivered", "backlog", "retrying", "held", "dead", "filtered", "rejected")
@@ -20,7 +20,7 @@ def status(
     json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Per destination: delivered, backlog, retrying, held, dead, filtered, rejected."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=STORE_ONLY)
 
     async def collect(store: Store) -> dict[str, dict[str, Any]]:
         report = {}
@@ -39,8 +39,11 @@ def status(
     if json:
         out.print_json(msgspec.json.encode(report).decode())
         return
-    table = Table("destination", "type", *COLUMNS)
-    for name, row in report.items():
-        label = name if row["enabled"] else f"{name} (disabled)"
-        table.add_row(label, row["type"], *(str(row[c]) for c in COLUMNS))
-    out.print(table)
+    print_table(
+        ("destination", "type", *COLUMNS),
+        (
+            (name if row["enabled"] else f"{name} (disabled)", row["type"], *map(row.get, COLUMNS))
+            for name, row in report.items()
+        ),
+        empty="no destinations configured",
+    )

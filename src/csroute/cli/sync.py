@@ -27,8 +27,20 @@ from rich.table import Table
 from typer._click.core import Context
 from typer.core import TyperGroup
 
-from csroute.cli.common import ConfigOption, err, load_config, out
-from csroute.cli.custify_actions import ConnectionOption, fail, parse_json, print_json
+from csroute.cli.common import (
+    CUSTIFY_ONLY,
+    FAILED,
+    INTERRUPTED,
+    STORE_ONLY,
+    UNAVAILABLE,
+    ConfigOption,
+    err,
+    fail,
+    load_config,
+    out,
+)
+from csroute.cli.custify_actions import ConnectionOption, parse_json, print_json
+from csroute.cli.tables import print_table
 from csroute.config import Config, ManualRequestConfig, SyncConfig
 from csroute.custify.client import Connection, ConnectionNotFound, resolve
 from csroute.sync.checkpoint import Checkpoint, checkpoint_key
@@ -173,7 +185,9 @@ def sync_file(
         spec = msgspec.convert(msgspec.to_builtins(spec), SyncConfig)
     except msgspec.ValidationError as e:
         fail(f"invalid option: {e}", 2)
-    execute(spec, load_config(config), preview=preview, test=test, restart=restart)
+    execute(
+        spec, load_config(config, needs=CUSTIFY_ONLY), preview=preview, test=test, restart=restart
+    )
 
 
 @app.command("run")
@@ -185,7 +199,7 @@ def run_saved(
     restart: RestartOption = False,
 ) -> None:
     """Run a saved sync by name (it must be active)."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=CUSTIFY_ONLY)
     spec = cfg.syncs.get(name)
     if spec is None:
         known = ", ".join(sorted(cfg.syncs)) or "none configured"
@@ -202,18 +216,21 @@ def run_saved(
 @app.command("list")
 def list_syncs(config: ConfigOption = None) -> None:
     """List the saved syncs."""
-    cfg = load_config(config)
-    table = Table("name", "active", "template", "file", "connection")
-    for name, spec in sorted(cfg.syncs.items()):
-        mode = " (batch)" if spec.batch else ""
-        table.add_row(
-            name,
-            "yes" if spec.active else "no",
-            spec.template + mode,
-            spec.file,
-            spec.connection or "(default)",
-        )
-    out.print(table)
+    cfg = load_config(config, needs=STORE_ONLY)
+    print_table(
+        ("name", "active", "template", "file", "connection"),
+        (
+            (
+                name,
+                spec.active,
+                spec.template + (" (batch)" if spec.batch else ""),
+                spec.file,
+                spec.connection or "(default)",
+            )
+            for name, spec in sorted(cfg.syncs.items())
+        ),
+        empty="no saved syncs (add them under syncs: in the configuration)",
+    )
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -254,7 +271,7 @@ def execute(
             fail(f"{spec.file}: no such file", 2)
         outputs = _outputs(spec, path)
         try:
-            asyncio.run(
+            failed = asyncio.run(
                 _execute(spec, chosen, connection, path, fmt, outputs, preview, test, restart)
             )
         except ReadError as e:
@@ -263,8 +280,10 @@ def execute(
             fail(
                 "interrupted; run the same command again to resume after the last row Custify "
                 "acknowledged",
-                130,
+                INTERRUPTED,
             )
+    if failed:
+        raise typer.Exit(FAILED)
 
 
 def _outputs(spec: SyncConfig, path: Path) -> dict[str, Any]:
@@ -294,7 +313,8 @@ async def _execute(
     preview: int | None,
     test: bool,
     restart: bool,
-) -> None:
+) -> int:
+    """Run the sync; return how many rows failed (or would fail)."""
     resume = None
     if outputs["checkpoint"] is not None and preview is None and not test:
         where, key = outputs["checkpoint"]
@@ -313,9 +333,6 @@ async def _execute(
         webhook=outputs["webhook"],
         checkpoint=resume,
     ) as sync:
-        if preview is not None:
-            print_json(sync.preview(preview))
-            return
         checked = sync.preflight()
         err.print(
             f"pre-flight: {checked.rows} rows, {checked.bad_rows} with problems "
@@ -323,23 +340,33 @@ async def _execute(
             highlight=False,
         )
         _print_problems(checked.problems, checked.bad_rows)
+        if preview is not None:
+            print_json(sync.preview(preview))
+            return checked.bad_rows
         if test:
             try:
-                print_json(await sync.test())
+                entry = await sync.test()
             except SyncStopped as e:
-                fail(str(e))
-            return
+                fail(str(e), UNAVAILABLE if e.unreachable else FAILED)
+            print_json(entry)
+            if not entry.get("ok"):  # Custify refused the record, or did not answer
+                raise typer.Exit(UNAVAILABLE if entry.get("status") is None else FAILED)
+            return checked.bad_rows
         if resume is not None and resume.complete:
             err.print(f"already complete ({resume.rows_done} rows); --restart sends it again")
-            return
+            return 0
         if resume is not None and resume.rows_done:
             err.print(f"resuming after row {resume.rows_done} (checkpoint {resume.path})")
         try:
             outcome = await _with_progress(sync, checked.rows)
         except SyncStopped as e:
             done = resume.rows_done if resume is not None else 0
-            fail(f"stopped after row {done}: {e}; run the same command again to resume")
+            fail(
+                f"stopped after row {done}: {e}; run the same command again to resume",
+                UNAVAILABLE if e.unreachable else FAILED,
+            )
     _summary(outcome, outputs)
+    return outcome.errors
 
 
 async def _with_progress(sync: Sync, total: int) -> Outcome:

@@ -126,3 +126,6 @@ class DestinationType(Generic[S]):
     """Extra configuration checks beyond the schema: each string is one problem, naming the key."""
     deletion: UserDeletion[S] | None = None
     """Set when the destination's API can delete a user."""
+    no_deletion: str = "this destination has no API to delete a user: delete them at the receiver"
+    """Without ``deletion``: why the user cannot be deleted from here, and what to do instead
+    (``csroute forget`` tells the operator)."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
+from csroute import shape
 from csroute.destinations import custify, kustomer, webhook
 from csroute.destinations.base import DestinationType
 
@@ -17,8 +16,8 @@ DESTINATION_TYPES: dict[str, DestinationType[Any]] = {
 def parse_settings(type_name: str, raw: dict[str, Any]) -> tuple[Any, list[str]]:
     """Decode a destination's settings; return (settings or None, problems naming each key)."""
     dtype = DESTINATION_TYPES[type_name]
-    try:
-        settings = msgspec.convert(raw, dtype.settings)
-    except msgspec.ValidationError as e:
-        return None, [str(e).replace(" - at `$.", " - at `")]
+    problems = shape.problems_of(raw, dtype.settings)
+    if problems:
+        return None, problems
+    settings = shape.convert(raw, dtype.settings)
     return settings, dtype.check(settings)

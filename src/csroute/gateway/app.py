@@ -209,12 +209,14 @@ class GatewayApp:
 
     def _rejected(self, source: str, rejected: list[Rejection]) -> None:
         first = rejected[0]
+        # The message names the field already ("timestamp \"yesterday\" is not ..."); the
+        # field and rule follow as labelled keys, never run into the sentence.
         log.info(
-            "source %s: %d events rejected, first %s: %s (%s)",
+            "source %s: %d events rejected; first: %s (field=%s rule=%s)",
             source,
             len(rejected),
-            first.field,
             first.message,
+            first.field,
             first.rule,
         )
         if self._metrics is not None:
@@ -223,7 +225,13 @@ class GatewayApp:
 
     def _refused(self, source: str, error: RequestError) -> None:
         r = error.rejection
-        log.info("request refused with %d: %s %s (%s)", error.status, r.field, r.message, r.rule)
+        log.info(
+            "request refused with %d: %s (field=%s rule=%s)",
+            error.status,
+            r.message,
+            r.field,
+            r.rule,
+        )
         if self._metrics is not None and not error.rejected:  # those were counted per event
             self._metrics.rejected(source, r.rule, 1)
 

@@ -26,6 +26,7 @@ class Forgotten:
     dropped: int  # queued events that will not be delivered
     deleted: bool  # the destination confirmed the user is gone (False: no deletion API)
     error: str | None = None
+    note: str | None = None  # without a deletion API: why, and what the operator must do
 
 
 async def forget_user(
@@ -45,7 +46,8 @@ async def forget_user(
             dropped = await store.forget(d.name, user_id, time.time())
             deletion = DESTINATION_TYPES[d.type].deletion
             if deletion is None:
-                results.append(Forgotten(d.name, dropped, False))
+                note = DESTINATION_TYPES[d.type].no_deletion
+                results.append(Forgotten(d.name, dropped, False, note=note))
                 continue
             settings, _ = parse_settings(d.type, d.settings)
             error = await _delete(session, d.type, settings, user_id)

@@ -29,6 +29,7 @@ from csroute.custify.client.errors import (
     Conflict,
     CustifyError,
     NotFound,
+    TransportError,
     ValidationError,
 )
 from csroute.sync.checkpoint import Checkpoint
@@ -45,6 +46,11 @@ _encoder = msgspec.json.Encoder()
 
 class SyncStopped(Exception):
     """The run cannot go on (authentication, Custify unavailable after retries)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+        """Custify gave no answer at all (the CLI exits 3 rather than 1)."""
 
 
 class _Core(Core):
@@ -279,7 +285,7 @@ class Sync:
             self._report([Problem(row, field_name, e.message, "custify") for row in rows])
             return
         except CustifyError as e:
-            raise SyncStopped(str(e)) from None
+            raise SyncStopped(str(e), unreachable=isinstance(e, TransportError)) from None
         failed = await self._failed_jobs(body, rows)
         self._report(failed)
         outcome.sent += len(rows) - len(failed)
@@ -294,7 +300,7 @@ class Sync:
             try:
                 answer = await self._logged(Call("GET", f"/batch/{body['jobId']}"), rows)
             except CustifyError as e:
-                raise SyncStopped(str(e)) from None
+                raise SyncStopped(str(e), unreachable=isinstance(e, TransportError)) from None
             results = answer.get("results") if isinstance(answer, dict) else None
         if not isinstance(results, list):
             message = f"{body['failed']} jobs of this batch failed; Custify gave no details"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from csroute.config import SyncConfig
+from csroute.shape import suggestion
 from csroute.sync.mapping import Mapping
 from csroute.sync.plan import Batching, Plan
 from csroute.sync.templates import (
@@ -56,8 +57,10 @@ def target(sync: SyncConfig) -> Target:
         return Target(_batched(BY_JOB_TYPE[sync.job_type or "people"], sync), mapping, None, {})
     template = TEMPLATES.get(key)
     if template is None:
-        known = ", ".join([*TEMPLATE_NAMES, MANUAL])
-        raise SettingsError(f"template: unknown template {sync.template!r} (known: {known})")
+        names = [*TEMPLATE_NAMES, MANUAL]
+        raise SettingsError(
+            f"template: unknown template {sync.template!r}{suggestion(sync.template, names)}"
+        )
     if sync.job_type is not None:
         raise SettingsError("job_type: only with the Send Batch Request template")
     if not sync.batch:

@@ -25,10 +25,13 @@ from csroute.custify.client.errors import (
     TransportError,
     error_for,
 )
+from csroute.network import failure_message
 from csroute.router.ratelimit import LIMITERS, Limiters
 from csroute.secrets import mask
 
 MAX_BACKOFF_S = 30.0
+CONNECT_ATTEMPTS = 2
+"""Tries of a read that cannot connect at all (timeouts and resets get ``max_attempts``)."""
 _encoder = msgspec.json.Encoder()
 
 
@@ -149,9 +152,14 @@ class Core:
                 status, raw, retry_after = await self._send(call)
             except (aiohttp.ClientError, TimeoutError) as e:
                 failure: CustifyError = TransportError(
-                    f"{call.where}: no answer from Custify ({type(e).__name__})"
+                    failure_message(call.method, self.base_url + call.path, e, attempt)
                 )
-                if call.method != "GET" or attempt == attempts:
+                # Nothing listening (or no such host) rarely heals within seconds: one retry,
+                # not the whole backoff, so an unreachable API fails within about a second.
+                refused = (
+                    isinstance(e, aiohttp.ClientConnectorError) and attempt >= CONNECT_ATTEMPTS
+                )
+                if call.method != "GET" or attempt == attempts or refused:
                     raise failure from None
                 await asyncio.sleep(self._backoff(attempt))
                 continue

@@ -18,6 +18,11 @@ TYPE = DestinationType(
     remembers_traits=True,
     secret_settings=frozenset({"api_key"}),
     check=check,
+    no_deletion=(
+        "Kustomer's tracking API cannot delete customers; delete the customer in Kustomer"
+        " (Customers > Delete, or DELETE /v1/customers/{id} with a key that may delete"
+        " customers). Their queued events will not be sent."
+    ),
 )
 
 __all__ = ["TYPE"]
