@@ -176,10 +176,29 @@ def gzipped(data: bytes) -> tuple[bytes, dict[str, str]]:
 BOMB = gzip.compress(b" " * 200_000_000)  # 200 MB of JSON whitespace in about 200 KB
 TRACK = msgspec.json.encode(EVENTS["track"])
 
+
+def batch_with(field: str, value: bytes) -> bytes:
+    """A batch of one good event with a batch-level ``field`` of the given raw JSON."""
+    return b'{"batch":[{"type":"track","userId":"u","event":"E"}],"%s":%s}' % (
+        field.encode(),
+        value,
+    )
+
+
 # (name, path, body, extra headers, status, field, rule)
 BAD_INPUTS: list[tuple[str, str, bytes, dict[str, str], int, str, str]] = [
     ("bad json", "/v1/track", b'{"userId": "u", ', {}, 400, "", "json"),
-    ("not utf-8", "/v1/track", b'{"userId": "\xff"}', {}, 400, "", "json"),
+    ("not utf-8", "/v1/track", b'{"userId": "\xff"}', {}, 400, "", "utf8"),
+    *(
+        (f"bad utf-8 in {field}", "/v1/batch", batch_with(field, value), {}, 400, field, "utf8")
+        for field, value in (
+            ("context", b'{"ip": "\xff"}'),
+            ("context", b'{"\xff": 1}'),
+            ("integrations", b'{"All": "\xc3"}'),
+            ("sentAt", b'"2026-01-01T00:00:00\xffZ"'),
+            ("writeKey", b'"wk\xff"'),
+        )
+    ),
     ("empty body", "/v1/track", b"", {}, 400, "", "json"),
     ("array body", "/v1/identify", b"[]", {}, 400, "", "object"),
     ("wrong type", "/v1/track", b'{"type":"identify","userId":"u"}', {}, 400, "type", "event_type"),
