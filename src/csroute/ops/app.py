@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,18 +23,29 @@ from starlette.routing import Route
 from csroute.config import Config
 from csroute.ops.deadletters import all_ids, dead_letter_json
 from csroute.ops.forget import forget_user
+from csroute.ops.params import (
+    MAX_ID,
+    MAX_IDS,
+    MAX_PAGE,
+    AdminError,
+    Id,
+    Name,
+    decode_body,
+    int_param,
+    path_id,
+)
 from csroute.router.router import Router
 from csroute.store.base import Store, StoreUnavailable
 
 
 class ForgetRequest(msgspec.Struct, forbid_unknown_fields=True):
-    user_id: str
-    destinations: list[str] = []
+    user_id: Name
+    destinations: Annotated[list[Name], msgspec.Meta(max_length=MAX_IDS)] = []
 
 
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[int] = []
-    destination: str | None = None
+    ids: Annotated[list[Id], msgspec.Meta(max_length=MAX_IDS)] = []
+    destination: Name | None = None
     all: bool = False
 
 
@@ -61,15 +73,20 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
 
     def admin(handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
-            if not authorized(request):
-                return JSONResponse(
-                    {"error": "missing or wrong admin token (Authorization: Bearer ...)"},
-                    status_code=401,
-                )
             try:
+                if not authorized(request):
+                    raise AdminError(
+                        401,
+                        "Authorization",
+                        "admin_token",
+                        "missing or wrong admin token (Authorization: Bearer ...)",
+                    )
                 response: Response = await handler(request)
-            except msgspec.ValidationError as e:
-                return JSONResponse({"error": f"invalid request body: {e}"}, status_code=400)
+            except AdminError as e:
+                return JSONResponse(e.body(), status_code=e.status)
+            except StoreUnavailable as e:
+                error = AdminError(503, "", "store_unavailable", f"the store is unavailable: {e}")
+                return JSONResponse(error.body(), status_code=503)
             return response
 
         return guarded
@@ -79,19 +96,19 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
 
     async def list_dead(request: Request) -> Response:
         q = request.query_params
-        letters = await store.dead_letters(
-            q.get("destination"), int(q.get("after_id", 0)), min(int(q.get("limit", 100)), 1000)
-        )
+        after_id = int_param(q, "after_id", 0, 0, MAX_ID)
+        limit = int_param(q, "limit", 100, 1, MAX_PAGE)
+        letters = await store.dead_letters(q.get("destination"), after_id, limit)
         return JSONResponse([dead_letter_json(d, with_event=False) for d in letters])
 
     async def show_dead(request: Request) -> Response:
-        letter = await store.dead_letter(int(request.path_params["id"]))
+        letter = await store.dead_letter(path_id(request.path_params["id"]))
         if letter is None:
-            return JSONResponse({"error": "no such dead letter"}, status_code=404)
+            raise AdminError(404, "id", "not_found", "no such dead letter")
         return JSONResponse(dead_letter_json(letter, with_event=True))
 
     async def replay(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body(), type=ReplayRequest)
+        body = await decode_body(request, ReplayRequest)
         ids = await _select(store, body)
         count = await store.replay(ids, time.time())
         if router is not None:
@@ -99,11 +116,11 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         return JSONResponse({"replayed": count})
 
     async def discard(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body(), type=ReplayRequest)
+        body = await decode_body(request, ReplayRequest)
         return JSONResponse({"discarded": await store.discard(await _select(store, body))})
 
     async def forget(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body(), type=ForgetRequest)
+        body = await decode_body(request, ForgetRequest)
         results = await forget_user(config, store, body.user_id, body.destinations)
         failed = any(r.error for r in results)
         shown = [dataclasses.asdict(r) for r in results]
@@ -123,7 +140,17 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
             Route("/admin/forget", admin(forget), methods=["POST"]),
         ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+    )
+
+
+async def _http_error(_: Request, exc: HTTPException) -> Response:
+    """Starlette's own refusals (no such path, method not allowed) in the admin API's shape."""
+    rule = {404: "not_found", 405: "method"}.get(exc.status_code, "http")
+    error = AdminError(exc.status_code, "", rule, exc.detail)
+    return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _select(store: Store, body: ReplayRequest) -> list[int]:
