@@ -71,6 +71,9 @@ class Limits(Struct):
     max_batch_events: int = 2500
     max_depth: int = 32
     """Deepest JSON nesting accepted in an event; deeper bodies are rejected, not walked."""
+    body_timeout_s: float = 30.0
+    """A request body not complete this long after its headers is answered 408 and its
+    connection closed (a ``Content-Length`` longer than what is sent would hold it forever)."""
 
 
 class AdminConfig(Struct):

@@ -417,6 +417,34 @@ async def test_oversize_content_length_is_refused_before_the_body_is_sent(
     assert msgspec.json.decode(body)["rule"] == "max_request_bytes"
 
 
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 100\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\na\r\n"],
+    ids=["content-length", "chunked"],
+)
+async def test_a_body_that_never_completes_is_a_408_and_the_connection_closes(
+    store: SQLiteStore, framing: bytes
+) -> None:
+    """The client promises more than it sends and waits: the server answers and hangs up."""
+    app = GatewayApp(store, SOURCES, Limits(body_timeout_s=0.2))
+    async with serve(app) as url:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        auth = basic(WRITE_KEY)["Authorization"]
+        writer.write(
+            f"POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n".encode()
+            + framing
+            + b'{"userId":'
+        )
+        await writer.drain()
+        response = await reader.read()  # returns once the server has closed the connection
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in head.lower()
+    assert msgspec.json.decode(body)["rule"] == "body_timeout"
+    assert (await store.read_new("r", ["web"], 10)).events == []
+
+
 async def test_store_failure_is_a_503_and_nothing_is_acknowledged(gateway: Gateway) -> None:
     await gateway.store.close()
     response = await gateway.client.post("/v1/track", json=EVENTS["track"])

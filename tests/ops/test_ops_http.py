@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,7 @@ def running(tmp_path: Path) -> Iterator[tuple[CsrouteProcess, Receiver]]:
             tmp_path,
             {
                 "admin": {"token": ADMIN_TOKEN},
+                "limits": {"body_timeout_s": 0.5},
                 "logging": {"format": "json"},
                 "sources": [{"name": "app", "write_key": WRITE_KEY}],
                 "destinations": [
@@ -207,3 +210,21 @@ def test_bad_admin_requests_are_4xx_naming_the_field_and_the_rule(
         # Bounded pages: the largest limit is accepted, and the listing still answers.
         assert client.get("/dead-letters?limit=1000&after_id=0").status_code == 200
         assert client.get(f"/dead-letters?after_id={2**63 - 1}").json() == []
+
+
+def test_an_admin_body_that_never_completes_is_a_408_and_the_connection_closes(
+    running: tuple[CsrouteProcess, Receiver],
+) -> None:
+    csroute, _ = running
+    with socket.create_connection(("127.0.0.1", csroute.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /admin/dead-letters/replay HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 100\r\n\r\n".encode()
+            + b'{"ids":'
+        )
+        response = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["rule"] == "body_timeout"

@@ -21,18 +21,19 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from csroute.config import Config
+from csroute.events.errors import RequestError
 from csroute.ops.deadletters import all_ids, dead_letter_json
 from csroute.ops.forget import forget_user
 from csroute.ops.params import (
     MAX_ID,
     MAX_IDS,
     MAX_PAGE,
-    AdminError,
     Id,
     Name,
     decode_body,
     int_param,
     path_id,
+    refusal,
 )
 from csroute.router.router import Router
 from csroute.store.base import Store, StoreUnavailable
@@ -51,6 +52,7 @@ class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 def create_ops_app(config: Config, store: Store, router: Router | None) -> Starlette:
     admin_token = config.admin.token
+    body_timeout_s = config.limits.body_timeout_s
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -75,18 +77,19 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         async def guarded(request: Request) -> Response:
             try:
                 if not authorized(request):
-                    raise AdminError(
+                    raise RequestError(
                         401,
                         "Authorization",
                         "admin_token",
                         "missing or wrong admin token (Authorization: Bearer ...)",
                     )
                 response: Response = await handler(request)
-            except AdminError as e:
-                return JSONResponse(e.body(), status_code=e.status)
+            except RequestError as e:
+                return refusal(e)
             except StoreUnavailable as e:
-                error = AdminError(503, "", "store_unavailable", f"the store is unavailable: {e}")
-                return JSONResponse(error.body(), status_code=503)
+                return refusal(
+                    RequestError(503, "", "store_unavailable", f"the store is unavailable: {e}")
+                )
             return response
 
         return guarded
@@ -104,11 +107,11 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
     async def show_dead(request: Request) -> Response:
         letter = await store.dead_letter(path_id(request.path_params["id"]))
         if letter is None:
-            raise AdminError(404, "id", "not_found", "no such dead letter")
+            raise RequestError(404, "id", "not_found", "no such dead letter")
         return JSONResponse(dead_letter_json(letter, with_event=True))
 
     async def replay(request: Request) -> Response:
-        body = await decode_body(request, ReplayRequest)
+        body = await decode_body(request, ReplayRequest, body_timeout_s)
         ids = await _select(store, body)
         count = await store.replay(ids, time.time())
         if router is not None:
@@ -116,11 +119,11 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         return JSONResponse({"replayed": count})
 
     async def discard(request: Request) -> Response:
-        body = await decode_body(request, ReplayRequest)
+        body = await decode_body(request, ReplayRequest, body_timeout_s)
         return JSONResponse({"discarded": await store.discard(await _select(store, body))})
 
     async def forget(request: Request) -> Response:
-        body = await decode_body(request, ForgetRequest)
+        body = await decode_body(request, ForgetRequest, body_timeout_s)
         results = await forget_user(config, store, body.user_id, body.destinations)
         failed = any(r.error for r in results)
         shown = [dataclasses.asdict(r) for r in results]
@@ -149,8 +152,7 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
 async def _http_error(_: Request, exc: HTTPException) -> Response:
     """Starlette's own refusals (no such path, method not allowed) in the admin API's shape."""
     rule = {404: "not_found", 405: "method"}.get(exc.status_code, "http")
-    error = AdminError(exc.status_code, "", rule, exc.detail)
-    return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
+    return refusal(RequestError(exc.status_code, "", rule, exc.detail), exc.headers)
 
 
 async def _select(store: Store, body: ReplayRequest) -> list[int]:

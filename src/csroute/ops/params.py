@@ -8,12 +8,16 @@ by what the stores can hold (a 64-bit signed id), so a huge number is the client
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from typing import Annotated, Final, TypeVar
 
 import msgspec
 from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from csroute.events.errors import RequestError, body_timeout
 
 MAX_ID: Final = 2**63 - 1
 """The largest id either store can hold (SQLite INTEGER, PostgreSQL BIGINT)."""
@@ -32,18 +36,14 @@ _AT: Final = re.compile(r" - at `\$\.?([^`]*)`$")
 _FIELD: Final = re.compile(r"field `([^`]*)`")
 
 
-class AdminError(Exception):
-    """A refused admin request: ``status`` with the field and the rule it broke."""
-
-    def __init__(self, status: int, field: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
-        self.rule = rule
-        self.message = message
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.message, "field": self.field, "rule": self.rule}
+def refusal(error: RequestError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The response for a refused admin request; a 408 closes the connection, as the
+    gateway's does, rather than wait for the rest of a body that may never come."""
+    r = error.rejection
+    if error.status == 408:
+        headers = {**(headers or {}), "connection": "close"}
+    body = {"error": r.message, "field": r.field, "rule": r.rule}
+    return JSONResponse(body, status_code=error.status, headers=headers)
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -52,39 +52,46 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     if text is None:
         return default
     if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
-        raise AdminError(400, name, "integer", f"{name} must be an integer")
+        raise RequestError(400, name, "integer", f"{name} must be an integer")
     value = int(text)
     if not low <= value <= high:
-        raise AdminError(400, name, "range", f"{name} must be between {low} and {high}")
+        raise RequestError(400, name, "range", f"{name} must be between {low} and {high}")
     return value
 
 
 def path_id(value: int) -> int:
     """An id from the path (the route already checked it is digits)."""
     if not 1 <= value <= MAX_ID:
-        raise AdminError(400, "id", "range", f"id must be between 1 and {MAX_ID}")
+        raise RequestError(400, "id", "range", f"id must be between 1 and {MAX_ID}")
     return value
 
 
-async def decode_body(request: Request, kind: type[T]) -> T:
-    """The JSON body as ``kind``; a 400 naming the offending field when it is not one."""
+async def decode_body(request: Request, kind: type[T], timeout_s: float) -> T:
+    """The JSON body as ``kind``; a 400 naming the offending field when it is not one, a 408
+    when it does not arrive within ``timeout_s``."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise AdminError(413, "", "max_body_bytes", f"the body exceeds {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise RequestError(
+                        413, "", "max_body_bytes", f"the body exceeds {MAX_BODY} bytes"
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise body_timeout(timeout_s) from None
     body = b"".join(chunks)
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as e:
         raise _invalid(str(e)) from None
     except msgspec.DecodeError as e:
-        raise AdminError(400, "", "json", f"the body is not valid JSON: {e}") from None
+        raise RequestError(400, "", "json", f"the body is not valid JSON: {e}") from None
 
 
-def _invalid(message: str) -> AdminError:
+def _invalid(message: str) -> RequestError:
     """msgspec's validation message, read for the field (its path) and the rule it broke."""
     at = _AT.search(message)
     field = at.group(1) if at else ""
@@ -92,7 +99,7 @@ def _invalid(message: str) -> AdminError:
     if named:
         field = f"{field}.{named.group(1)}" if field else named.group(1)
     rule = _rule(message)
-    return AdminError(400, field, rule, f"invalid request body: {message}")
+    return RequestError(400, field, rule, f"invalid request body: {message}")
 
 
 def _rule(message: str) -> str:
