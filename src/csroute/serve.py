@@ -25,6 +25,7 @@ from csroute.config import Config
 from csroute.gateway.app import GatewayApp
 from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.ops.app import create_ops_app
+from csroute.router.redact import config_secrets
 from csroute.router.router import Router
 from csroute.secrets import mask
 from csroute.store.open import open_store, shown_url
@@ -93,7 +94,7 @@ async def serve(
 ) -> None:
     """Run until interrupted. ``companions`` are extra apps served on their own ports in the
     same process (the demo's sandboxes)."""
-    logs.setup(config.logging.format, config.logging.level)
+    logs.setup(config.logging.format, config.logging.level, config_secrets(config))
     store = await open_store(config)
     router = Router(config, store) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router)

@@ -12,6 +12,8 @@ from rich.table import Table
 from csroute.cli.common import ConfigOption, fail, load_config, out
 from csroute.cli.store_access import with_store
 from csroute.ops.deadletters import all_ids, dead_letter_json
+from csroute.router.redact import config_secrets
+from csroute.secrets import scrubber
 from csroute.store.base import DeadLetter, Store
 
 app = typer.Typer(help="Dead letters: events given up on, with the reason.", no_args_is_help=True)
@@ -36,10 +38,13 @@ def list_(
         return await store.dead_letters(destination, after_id, limit)
 
     letters = with_store(cfg, fetch)
+    scrub = scrubber(config_secrets(cfg))
     if json:
         for letter in letters:
             out.print(
-                msgspec.json.encode(dead_letter_json(letter, with_event=False)).decode(),
+                msgspec.json.encode(
+                    dead_letter_json(letter, with_event=False, scrub=scrub)
+                ).decode(),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -47,7 +52,12 @@ def list_(
     table = Table("id", "destination", "user", "attempts", "status", "error")
     for d in letters:
         table.add_row(
-            str(d.id), d.destination, d.user_key, str(d.attempts), str(d.status or "-"), d.error
+            str(d.id),
+            d.destination,
+            d.user_key,
+            str(d.attempts),
+            str(d.status or "-"),
+            scrub.text(d.error),
         )
     out.print(table)
 
@@ -63,7 +73,10 @@ def show(id: int, config: ConfigOption = None) -> None:
     letter = with_store(cfg, fetch)
     if letter is None:
         fail(f"no dead letter with id {id}")
-    out.print_json(msgspec.json.encode(dead_letter_json(letter, with_event=True)).decode())
+    scrub = scrubber(config_secrets(cfg))
+    out.print_json(
+        msgspec.json.encode(dead_letter_json(letter, with_event=True, scrub=scrub)).decode()
+    )
 
 
 async def _selected(

@@ -35,7 +35,9 @@ from csroute.ops.params import (
     path_id,
     refusal,
 )
+from csroute.router.redact import config_secrets
 from csroute.router.router import Router
+from csroute.secrets import scrubber
 from csroute.store.base import Store, StoreUnavailable
 
 
@@ -53,6 +55,7 @@ class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
 def create_ops_app(config: Config, store: Store, router: Router | None) -> Starlette:
     admin_token = config.admin.token
     body_timeout_s = config.limits.body_timeout_s
+    scrub = scrubber(config_secrets(config))
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -102,13 +105,13 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         after_id = int_param(q, "after_id", 0, 0, MAX_ID)
         limit = int_param(q, "limit", 100, 1, MAX_PAGE)
         letters = await store.dead_letters(q.get("destination"), after_id, limit)
-        return JSONResponse([dead_letter_json(d, with_event=False) for d in letters])
+        return JSONResponse([dead_letter_json(d, with_event=False, scrub=scrub) for d in letters])
 
     async def show_dead(request: Request) -> Response:
         letter = await store.dead_letter(path_id(request.path_params["id"]))
         if letter is None:
             raise RequestError(404, "id", "not_found", "no such dead letter")
-        return JSONResponse(dead_letter_json(letter, with_event=True))
+        return JSONResponse(dead_letter_json(letter, with_event=True, scrub=scrub))
 
     async def replay(request: Request) -> Response:
         body = await decode_body(request, ReplayRequest, body_timeout_s)
