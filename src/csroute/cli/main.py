@@ -49,6 +49,7 @@ def serve(
     from csroute.cli.common import config_path
     from csroute.demo import demo_sandboxes
     from csroute.serve import run
+    from csroute.store.base import StoreUnavailable
 
     role = {"router": "worker"}.get(role, role)
     if role not in ("all", "gateway", "worker"):
@@ -59,7 +60,10 @@ def serve(
     if port is not None:
         cfg.server.port = port
     companions = demo_sandboxes() if config_path(config) is None else []
-    run(cfg, role, companions)  # type: ignore[arg-type]
+    try:
+        run(cfg, role, companions)  # type: ignore[arg-type]
+    except StoreUnavailable as e:
+        fail(f"the event store cannot be opened: {e}")
 
 
 @config_app.command("check")
