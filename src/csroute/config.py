@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from csroute.files import FileMode
 from csroute.secrets import mask
 
 
@@ -58,6 +59,9 @@ class StoreConfig(Struct):
     others take its partitions over within this time (postgres backend)."""
     pool_size: int = 8
     """Database connections per process for reads and delivery state (postgres backend)."""
+    file_mode: FileMode = "private"
+    """Who may read the files csroute writes (database, sync logs and checkpoints):
+    ``private`` 0600 files in 0700 directories, ``group`` 0640 in 0750."""
 
     def partition_count(self) -> int:
         if self.backend == "sqlite":

@@ -20,7 +20,7 @@ from typing import Final, Literal
 import uvicorn
 from starlette.types import ASGIApp
 
-from csroute import logs
+from csroute import files, logs
 from csroute.config import Config
 from csroute.gateway.app import GatewayApp
 from csroute.gateway.metrics import PrometheusGatewayMetrics
@@ -95,6 +95,7 @@ async def serve(
     """Run until interrupted. ``companions`` are extra apps served on their own ports in the
     same process (the demo's sandboxes)."""
     logs.setup(config.logging.format, config.logging.level, config_secrets(config))
+    files.use(config.store.file_mode)
     store = await open_store(config)
     router = Router(config, store) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router)

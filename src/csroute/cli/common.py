@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from csroute import config as config_module
+from csroute import files
 from csroute.config import Config, ConfigError
 
 # Piped output gets a wide console so tables are not truncated for scripts and logs.
@@ -48,6 +49,8 @@ def load_config(given: Path | None) -> Config:
 
     path = config_path(given)
     try:
-        return config_module.load(path) if path is not None else demo_config()
+        config = config_module.load(path) if path is not None else demo_config()
     except ConfigError as e:
         fail(str(e), 2)
+    files.use(config.store.file_mode)  # before any command creates a file
+    return config
