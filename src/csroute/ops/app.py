@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import time
+from collections.abc import Collection
 from typing import Annotated, Any
 
 import msgspec
@@ -24,6 +25,7 @@ from csroute.config import Config
 from csroute.events.errors import RequestError
 from csroute.ops.deadletters import all_ids, dead_letter_json
 from csroute.ops.forget import forget_user
+from csroute.ops.openapi import document
 from csroute.ops.params import (
     MAX_ID,
     MAX_IDS,
@@ -32,6 +34,7 @@ from csroute.ops.params import (
     Name,
     decode_body,
     int_param,
+    known_params,
     path_id,
     refusal,
 )
@@ -76,7 +79,9 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {admin_token}".encode())
 
-    def admin(handler: Any) -> Any:
+    def admin(handler: Any, query: Collection[str] = ()) -> Any:
+        """``handler`` behind the token; ``query``: the parameters it takes."""
+
         async def guarded(request: Request) -> Response:
             try:
                 if not authorized(request):
@@ -86,6 +91,7 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
                         "admin_token",
                         "missing or wrong admin token (Authorization: Bearer ...)",
                     )
+                known_params(request.query_params, query)
                 response: Response = await handler(request)
             except RequestError as e:
                 return refusal(e)
@@ -132,15 +138,21 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         shown = [dataclasses.asdict(r) for r in results]
         return JSONResponse(shown, status_code=502 if failed else 200)
 
+    description = document()
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(description)
+
     routes = [
         Route("/health", health),
         Route("/ready", ready),
         Route("/metrics", metrics),
+        Route("/openapi.json", openapi),
     ]
     if admin_token:
         routes += [
             Route("/admin/status", admin(status)),
-            Route("/admin/dead-letters", admin(list_dead)),
+            Route("/admin/dead-letters", admin(list_dead, ("destination", "after_id", "limit"))),
             Route("/admin/dead-letters/{id:int}", admin(show_dead)),
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),

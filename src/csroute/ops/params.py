@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Annotated, Final, TypeVar
 
 import msgspec
@@ -44,6 +44,14 @@ def refusal(error: RequestError, headers: Mapping[str, str] | None = None) -> JS
         headers = {**(headers or {}), "connection": "close"}
     body = {"error": r.message, "field": r.field, "rule": r.rule}
     return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def known_params(query: Mapping[str, str], allowed: Collection[str]) -> None:
+    """Refuse a parameter the endpoint does not take: a misspelt ``limt=5`` would otherwise
+    be ignored without a word."""
+    for name in query:
+        if name not in allowed:
+            raise RequestError(400, name, "unknown_parameter", f"unknown parameter {name!r}")
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -89,6 +97,8 @@ async def decode_body(request: Request, kind: type[T], timeout_s: float) -> T:
         raise _invalid(str(e)) from None
     except msgspec.DecodeError as e:
         raise RequestError(400, "", "json", f"the body is not valid JSON: {e}") from None
+    except UnicodeDecodeError:  # raised, not wrapped, for bytes inside a string
+        raise RequestError(400, "", "utf8", "the body is not valid UTF-8") from None
 
 
 def _invalid(message: str) -> RequestError:
