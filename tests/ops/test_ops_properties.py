@@ -5,8 +5,8 @@ loopback)."""
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import httpx
 import pytest
