@@ -153,7 +153,7 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         routes += [
             Route("/admin/status", admin(status)),
             Route("/admin/dead-letters", admin(list_dead, ("destination", "after_id", "limit"))),
-            Route("/admin/dead-letters/{id:int}", admin(show_dead)),
+            Route("/admin/dead-letters/{id:id}", admin(show_dead)),
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
             Route("/admin/forget", admin(forget), methods=["POST"]),

@@ -1,4 +1,4 @@
-"""Checking what an admin request carries: every refusal is a 400 naming the field and the rule.
+"""Checking what an admin request carries: every refusal is a 4xx naming the field and the rule.
 
 The admin API answers in the gateway's shape, ``{"error", "field", "rule"}``, so that tools
 (and the property-based tests) can tell which parameter broke which rule. Integers are bounded
@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Annotated, Final, TypeVar
 
 import msgspec
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -34,6 +35,7 @@ T = TypeVar("T")
 
 _AT: Final = re.compile(r" - at `\$\.?([^`]*)`$")
 _FIELD: Final = re.compile(r"field `([^`]*)`")
+_INTEGER: Final = re.compile(r"-?[0-9]{1,20}")
 
 
 def refusal(error: RequestError, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -59,7 +61,7 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     text = query.get(name)
     if text is None:
         return default
-    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+    if _INTEGER.fullmatch(text) is None:
         raise RequestError(400, name, "integer", f"{name} must be an integer")
     value = int(text)
     if not low <= value <= high:
@@ -67,8 +69,25 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     return value
 
 
+class IdConvertor(Convertor[int]):
+    """Path ids: digits, as Starlette's ``int``, but one too long to be an id becomes 0 (out
+    of range, refused by ``path_id``) rather than an ``int()`` of thousands of digits, which
+    Python refuses with a ValueError (a 500)."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> int:
+        return int(value) if len(value.lstrip("0")) <= len(str(MAX_ID)) else 0
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
 def path_id(value: int) -> int:
-    """An id from the path (the route already checked it is digits)."""
+    """An id from the path (``IdConvertor`` made it an int)."""
     if not 1 <= value <= MAX_ID:
         raise RequestError(400, "id", "range", f"id must be between 1 and {MAX_ID}")
     return value
@@ -119,6 +138,6 @@ def _rule(message: str) -> str:
         return "unknown_field"
     if "length" in message:
         return "length"
-    if ">=" in message or "<=" in message:
+    if ">=" in message or "<=" in message or "out of range" in message:
         return "range"
     return "type"
