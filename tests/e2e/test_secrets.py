@@ -3,12 +3,14 @@
 The receiver answers 400 with the request's ``Authorization`` in its body in every form it
 travels in (as sent, the credential alone, Basic credentials decoded, URL-encoded). csroute
 dead-letters the event; the secret must then appear nowhere: not in the stored dead letter,
-not in ``csroute dlq show`` / ``dlq list``, not in the admin API, not in the logs.
+not in ``csroute dlq show`` / ``dlq list``, not in the admin API (nor in what a refused
+deletion reports), not in the logs.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import sqlite3
 import subprocess
 import time
@@ -133,13 +135,18 @@ def test_an_echoed_credential_is_masked_everywhere(running: CsrouteProcess) -> N
         check=True,
     )
     assert_no_secret(cli.stdout + cli.stderr, "csroute dlq list")
-    csroute.stop()
-    with sqlite3.connect(csroute.workdir / "data" / "events.db") as db:
+    with contextlib.closing(sqlite3.connect(csroute.workdir / "data" / "events.db")) as db:
         rows = db.execute("SELECT * FROM dead_letters").fetchall()
     assert len(rows) == 2
     stored = repr(rows)
     assert "invalid credentials" in stored
     assert_no_secret(stored, "the stored dead letters")
+    # Forgetting the user also drops their dead letters: so it comes last.
+    forgotten = admin.post("/forget", json={"user_id": "u1", "destinations": ["cfy"]})
+    assert forgotten.status_code == 502  # the receiver refuses the deletion, quoting the key
+    assert "invalid credentials" in forgotten.json()[0]["error"]
+    assert_no_secret(forgotten.text, "the admin API's forget")
+    csroute.stop()
     log = csroute.log.read_text()
     assert "dead-lettered" in log
     assert_no_secret(log, "the logs")
