@@ -31,7 +31,6 @@ def csroute(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CsrouteProcess
         tmp_path_factory.mktemp("openapi"),
         {
             "admin": {"token": ADMIN_TOKEN},
-            "limits": {"body_timeout_s": 5},
             "sources": [{"name": "app", "write_key": WRITE_KEY}],
         },
     ).start()

@@ -37,7 +37,6 @@ def running(tmp_path: Path) -> Iterator[tuple[CsrouteProcess, Receiver]]:
             tmp_path,
             {
                 "admin": {"token": ADMIN_TOKEN},
-                "limits": {"body_timeout_s": 0.5},
                 "logging": {"format": "json"},
                 "sources": [{"name": "app", "write_key": WRITE_KEY}],
                 "destinations": [
@@ -223,9 +222,22 @@ def test_bad_admin_requests_are_4xx_naming_the_field_and_the_rule(
 
 
 def test_an_admin_body_that_never_completes_is_a_408_and_the_connection_closes(
-    running: tuple[CsrouteProcess, Receiver],
+    tmp_path: Path,
 ) -> None:
-    csroute, _ = running
+    csroute = CsrouteProcess(
+        tmp_path, {"admin": {"token": ADMIN_TOKEN}, "limits": {"body_timeout_s": 0.5}}
+    ).start()
+    try:
+        response = unfinished_replay(csroute)
+    finally:
+        csroute.stop()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["rule"] == "body_timeout"
+
+
+def unfinished_replay(csroute: CsrouteProcess) -> bytes:
+    """A replay that promises 100 bytes and sends 7, then waits: what the server answers."""
     with socket.create_connection(("127.0.0.1", csroute.port), timeout=30) as sock:
         sock.sendall(
             b"POST /admin/dead-letters/replay HTTP/1.1\r\nHost: x\r\n"
@@ -235,6 +247,4 @@ def test_an_admin_body_that_never_completes_is_a_408_and_the_connection_closes(
         response = b""
         while chunk := sock.recv(65536):  # until the server closes the connection
             response += chunk
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 408 ")
-    assert json.loads(body)["rule"] == "body_timeout"
+    return response
