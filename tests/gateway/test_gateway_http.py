@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from csroute.config import Limits
 from csroute.gateway.app import GatewayApp, Receive, Scope, Send
+from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.store.sqlite import SQLiteStore
 
@@ -525,3 +526,26 @@ async def test_metrics_count_per_source_and_rule(store: SQLiteStore) -> None:
     assert value("csroute_gateway_events_rejected_total", source="web", reason="required") == 3
     assert value("csroute_gateway_events_rejected_total", source="web", reason="json") == 1
     assert value("csroute_gateway_events_rejected_total", source="", reason="write_key") == 1
+
+
+async def test_only_the_body_deadline_is_taken_for_one() -> None:
+    """A request task cancelled for another reason (the server stopping) stays cancelled."""
+    deadlines = BodyDeadlines(60)
+    started = asyncio.Event()
+
+    async def reading() -> None:
+        task = deadlines.begin()
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            assert not deadlines.expired(task)
+            raise
+        finally:
+            deadlines.end(task)
+
+    task = asyncio.create_task(reading())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

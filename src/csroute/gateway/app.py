@@ -38,6 +38,7 @@ from csroute.config import Limits, SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError, body_timeout
 from csroute.events.validate import accept_batch, accept_event
+from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.metrics import GatewayMetrics
 from csroute.store.base import Store, StoreUnavailable
 
@@ -100,6 +101,7 @@ class GatewayApp:
         self._metrics = metrics
         self._fallback = fallback
         self._sources = {s.write_key: s for s in sources}
+        self._deadlines = BodyDeadlines(limits.body_timeout_s)
         self._auth_cache: dict[bytes, SourceConfig] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,12 +151,16 @@ class GatewayApp:
                 unread = int(length)
                 if unread > limit:
                     raise too_large(limit)
+            reading = self._deadlines.begin()
             try:
-                async with asyncio.timeout(self._limits.body_timeout_s):
-                    body = await _read_body(receive, limit, gzip)
-            except TimeoutError:
+                body = await _read_body(receive, limit, gzip)
+            except asyncio.CancelledError:
+                if not self._deadlines.expired(reading):
+                    raise
                 unread = -1  # the rest may still come: close rather than wait for it
                 raise body_timeout(self._limits.body_timeout_s) from None
+            finally:
+                self._deadlines.end(reading)
             unread = 0
             if not event_type:  # /v1/batch, /v1/import
                 envelope = parse_batch(body, self._limits)
