@@ -37,6 +37,7 @@ from csroute.ops.params import (
     known_params,
     path_id,
     refusal,
+    text_param,
 )
 from csroute.router.redact import config_secrets
 from csroute.router.router import Router
@@ -110,7 +111,7 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         q = request.query_params
         after_id = int_param(q, "after_id", 0, 0, MAX_ID)
         limit = int_param(q, "limit", 100, 1, MAX_PAGE)
-        letters = await store.dead_letters(q.get("destination"), after_id, limit)
+        letters = await store.dead_letters(text_param(q, "destination"), after_id, limit)
         return JSONResponse([dead_letter_json(d, with_event=False, scrub=scrub) for d in letters])
 
     async def show_dead(request: Request) -> Response:

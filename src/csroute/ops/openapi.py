@@ -16,7 +16,7 @@ import json
 from typing import Any, Final
 
 from csroute.events.model import EVENT_TYPES
-from csroute.ops.params import MAX_BODY, MAX_ID, MAX_IDS, MAX_NAME, MAX_PAGE
+from csroute.ops.params import MAX_BODY, MAX_ID, MAX_IDS, MAX_NAME, MAX_PAGE, NO_NUL
 
 _REF = "#/components/schemas/"
 _JSON = "application/json"
@@ -36,6 +36,7 @@ def _errors(statuses: dict[int, str]) -> dict[str, Any]:
 
 _ID_VALUE: Final = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "null"}]}
 _OBJECT: Final = {"anyOf": [{"type": "object"}, {"type": "null"}]}
+_NAME: Final = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": NO_NUL}
 _STRING: Final = {"anyOf": [{"type": "string"}, {"type": "null"}]}
 
 _EVENT_FIELDS: Final = {
@@ -223,7 +224,7 @@ _SCHEMAS: Final = {
             },
             "destination": {
                 "anyOf": [
-                    {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                    _NAME,
                     {"type": "null"},
                 ]
             },
@@ -235,11 +236,11 @@ _SCHEMAS: Final = {
         "additionalProperties": False,
         "required": ["user_id"],
         "properties": {
-            "user_id": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+            "user_id": _NAME,
             "destinations": {
                 "type": "array",
                 "maxItems": MAX_IDS,
-                "items": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "items": _NAME,
             },
         },
     },
@@ -314,7 +315,11 @@ def document() -> dict[str, Any]:
             "Dead letters, oldest first, a page at a time",
             {"type": "array", "items": _ref("DeadLetter")},
             parameters=[
-                {"name": "destination", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "destination",
+                    "in": "query",
+                    "schema": {"type": "string", "maxLength": MAX_NAME, "pattern": NO_NUL},
+                },
                 {
                     "name": "after_id",
                     "in": "query",

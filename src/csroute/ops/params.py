@@ -30,7 +30,9 @@ MAX_BODY: Final = 1 << 20
 """Bytes of an admin request body (10,000 ids take about 200 KB)."""
 
 Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
+NO_NUL: Final = "^[^\x00]*$"
+"""PostgreSQL's text columns refuse NUL: a name holding one is the client's mistake."""
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME, pattern=NO_NUL)]
 T = TypeVar("T")
 
 _AT: Final = re.compile(r" - at `\$\.?([^`]*)`$")
@@ -54,6 +56,18 @@ def known_params(query: Mapping[str, str], allowed: Collection[str]) -> None:
     for name in query:
         if name not in allowed:
             raise RequestError(400, name, "unknown_parameter", f"unknown parameter {name!r}")
+
+
+def text_param(query: Mapping[str, str], name: str) -> str | None:
+    """Query parameter ``name``, a name as the bodies' ``Name`` (None when absent)."""
+    text = query.get(name)
+    if text is None:
+        return None
+    if len(text) > MAX_NAME:
+        raise RequestError(400, name, "length", f"{name} is longer than {MAX_NAME} characters")
+    if "\x00" in text:
+        raise RequestError(400, name, "nul", f"{name} must not contain the NUL character")
+    return text
 
 
 def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -140,4 +154,6 @@ def _rule(message: str) -> str:
         return "length"
     if ">=" in message or "<=" in message or "out of range" in message:
         return "range"
+    if "matching regex" in message:
+        return "nul"  # NO_NUL is the only pattern
     return "type"
