@@ -12,6 +12,7 @@ from rich.table import Table
 from csroute.cli.common import ConfigOption, fail, load_config, out
 from csroute.cli.store_access import with_store
 from csroute.ops.deadletters import all_ids, dead_letter_json
+from csroute.ops.params import MAX_ID, MAX_PAGE
 from csroute.router.redact import config_secrets
 from csroute.secrets import scrubber
 from csroute.store.base import DeadLetter, Store
@@ -27,8 +28,10 @@ All = Annotated[bool, typer.Option("--all", help="Every dead letter (of --destin
 def list_(
     config: ConfigOption = None,
     destination: Destination = None,
-    after_id: Annotated[int, typer.Option(help="Start after this id (paging).")] = 0,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    after_id: Annotated[
+        int, typer.Option(help="Start after this id (paging).", min=0, max=MAX_ID)
+    ] = 0,
+    limit: Annotated[int, typer.Option(help="At most this many.", min=1, max=MAX_PAGE)] = 50,
     json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
 ) -> None:
     """List dead letters, oldest first."""
