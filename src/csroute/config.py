@@ -19,6 +19,7 @@ import msgspec
 import yaml
 
 from csroute import shape
+from csroute.files import FileMode
 from csroute.secrets import mask
 
 
@@ -60,6 +61,9 @@ class StoreConfig(Struct):
     others take its partitions over within this time (postgres backend)."""
     pool_size: int = 8
     """Database connections per process for reads and delivery state (postgres backend)."""
+    file_mode: FileMode = "private"
+    """Who may read the files csroute writes (database, sync logs and checkpoints):
+    ``private`` 0600 files in 0700 directories, ``group`` 0640 in 0750."""
 
     def partition_count(self) -> int:
         if self.backend == "sqlite":
@@ -73,6 +77,9 @@ class Limits(Struct):
     max_batch_events: int = 2500
     max_depth: int = 32
     """Deepest JSON nesting accepted in an event; deeper bodies are rejected, not walked."""
+    body_timeout_s: float = 30.0
+    """A request body not complete this long after its headers is answered 408 and its
+    connection closed (a ``Content-Length`` longer than what is sent would hold it forever)."""
 
 
 class AdminConfig(Struct):

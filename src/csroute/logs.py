@@ -1,7 +1,9 @@
 """Structured logging: plain text for people, JSON lines for log pipelines.
 
 Fields passed as ``extra={...}`` become keys of the JSON record (and ``key=value`` pairs in
-text). Nothing here masks secrets: callers never log them, and tests check that.
+text). Callers never log secrets, and tests check that; as a second line of defence, every
+secret value the configuration holds is masked in each line before it is written (an
+exception's text, say, may quote a URL or a response).
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+
+from csroute.secrets import Scrubber
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -50,9 +55,22 @@ class TextFormatter(logging.Formatter):
         return f"{line} {extras}" if extras else line
 
 
-def setup(format: str = "text", level: str = "info") -> None:
+class ScrubbingFormatter(logging.Formatter):
+    """Another formatter's lines with every known secret masked."""
+
+    def __init__(self, inner: logging.Formatter, scrub: Scrubber) -> None:
+        super().__init__()
+        self._inner = inner
+        self._scrub = scrub
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._scrub.text(self._inner.format(record))
+
+
+def setup(format: str = "text", level: str = "info", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if format == "json" else TextFormatter())
+    formatter = JsonFormatter() if format == "json" else TextFormatter()
+    handler.setFormatter(ScrubbingFormatter(formatter, Scrubber(secrets)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -21,11 +21,12 @@ from typing import Final, Literal
 import uvicorn
 from starlette.types import ASGIApp
 
-from csroute import logs
+from csroute import files, logs
 from csroute.config import Config
 from csroute.gateway.app import GatewayApp
 from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.ops.app import create_ops_app
+from csroute.router.redact import config_secrets
 from csroute.router.router import Router
 from csroute.secrets import mask
 from csroute.store.open import open_store, shown_url
@@ -115,7 +116,8 @@ async def serve(
     """Run until interrupted. ``companions`` are extra apps served on their own ports in the
     same process (the demo's sandboxes). Raise ``CannotListen`` before starting anything when
     a port is taken."""
-    logs.setup(config.logging.format, config.logging.level)
+    logs.setup(config.logging.format, config.logging.level, config_secrets(config))
+    files.use(config.store.file_mode)
     host = config.server.host
     sockets: list[socket.socket] = []
     try:

@@ -211,6 +211,10 @@ def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
     rows = [msgspec.json.decode(line) for line in listed.output.splitlines()]
     assert [(r["seq"], r["error"]) for r in rows] == [(1, "HTTP 400: bad"), (2, "HTTP 400: worse")]
 
+    for bad in (["--limit", "-1"], ["--limit", "0"], ["--limit", "1001"], ["--after-id", "-1"]):
+        refused = runner.invoke(app, ["dlq", "list", *bad, *config])
+        assert refused.exit_code == 2, refused.output  # a bounded page, never "no limit"
+
     shown = runner.invoke(app, ["dlq", "show", str(rows[0]["id"]), *config])
     detail = msgspec.json.decode(shown.output)
     assert detail["event"]["properties"] == {"n": 0} and detail["response"] == "bad"

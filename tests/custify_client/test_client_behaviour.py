@@ -25,6 +25,7 @@ from csroute.custify.sandbox import running
 from csroute.destinations.custify.delivery import delivery
 from csroute.destinations.custify.settings import Settings
 from csroute.router.ratelimit import LIMITERS
+from support.servers import ServerThread
 
 
 def faults(url: str, script: list[Any]) -> None:
@@ -138,6 +139,27 @@ def test_wrong_key_is_an_authentication_error_with_custifys_message(url: str) ->
         client.people.upsert(user_id="u1")
     assert caught.value.status == 401
     assert "wrong-key-123" not in str(caught.value)
+
+
+async def quote_the_key(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A Custify stand-in that refuses every call, quoting the Authorization it got."""
+    while (await receive()).get("more_body"):
+        pass
+    auth = dict(scope["headers"]).get(b"authorization", b"")
+    body = b'{"error": {"message": "bad header ' + auth + b'"}}'
+    await send({"type": "http.response.start", "status": 401, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_key_quoted_back_in_an_error_is_masked() -> None:
+    key = "quoted-back-key-0123456789"
+    with (
+        ServerThread(quote_the_key) as server,
+        Custify(key, server.url, **FAST) as client,
+        pytest.raises(AuthenticationError, match="bad header Bearer qu…89") as caught,
+    ):
+        client.people.upsert(user_id="u1")
+    assert key not in str(caught.value)
 
 
 def test_read_only_key_is_permission_denied() -> None:

@@ -85,7 +85,8 @@ def test_raw_deflate_is_not_gzip() -> None:
         (b"", False, (400, "", "json")),
         (b"{", False, (400, "", "json")),
         (b'{"a":1,}', False, (400, "", "json")),
-        (b'{"a":"\xff"}', False, (400, "", "json")),
+        (b'{"a":"\xff"}', False, (400, "", "utf8")),
+        (b'{"batch":[{}],"writeKey":"\xff"}', True, (400, "writeKey", "utf8")),
         (b"[1]", False, (400, "", "object")),
         (b'"event"', False, (400, "", "object")),
         (b"x" * 1001, False, (413, "", "max_event_bytes")),
@@ -151,6 +152,6 @@ def test_batch_splits_events_and_rejects_bad_ones_alone() -> None:
     assert too_big == Rejection("batch[1]", "max_event_bytes", "the event exceeds 1000 bytes", 1)
     assert isinstance(bad_utf8, Rejection) and (bad_utf8.field, bad_utf8.rule) == (
         "batch[2]",
-        "json",
+        "utf8",
     )
     assert isinstance(too_deep, Rejection) and (too_deep.index, too_deep.rule) == (3, "max_depth")

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from csroute.config import Limits
 from csroute.gateway.app import GatewayApp, Receive, Scope, Send
+from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.store.sqlite import SQLiteStore
 
@@ -176,10 +177,29 @@ def gzipped(data: bytes) -> tuple[bytes, dict[str, str]]:
 BOMB = gzip.compress(b" " * 200_000_000)  # 200 MB of JSON whitespace in about 200 KB
 TRACK = msgspec.json.encode(EVENTS["track"])
 
+
+def batch_with(field: str, value: bytes) -> bytes:
+    """A batch of one good event with a batch-level ``field`` of the given raw JSON."""
+    return b'{"batch":[{"type":"track","userId":"u","event":"E"}],"%s":%s}' % (
+        field.encode(),
+        value,
+    )
+
+
 # (name, path, body, extra headers, status, field, rule)
 BAD_INPUTS: list[tuple[str, str, bytes, dict[str, str], int, str, str]] = [
     ("bad json", "/v1/track", b'{"userId": "u", ', {}, 400, "", "json"),
-    ("not utf-8", "/v1/track", b'{"userId": "\xff"}', {}, 400, "", "json"),
+    ("not utf-8", "/v1/track", b'{"userId": "\xff"}', {}, 400, "", "utf8"),
+    *(
+        (f"bad utf-8 in {field}", "/v1/batch", batch_with(field, value), {}, 400, field, "utf8")
+        for field, value in (
+            ("context", b'{"ip": "\xff"}'),
+            ("context", b'{"\xff": 1}'),
+            ("integrations", b'{"All": "\xc3"}'),
+            ("sentAt", b'"2026-01-01T00:00:00\xffZ"'),
+            ("writeKey", b'"wk\xff"'),
+        )
+    ),
     ("empty body", "/v1/track", b"", {}, 400, "", "json"),
     ("array body", "/v1/identify", b"[]", {}, 400, "", "object"),
     ("wrong type", "/v1/track", b'{"type":"identify","userId":"u"}', {}, 400, "type", "event_type"),
@@ -193,6 +213,16 @@ BAD_INPUTS: list[tuple[str, str, bytes, dict[str, str], int, str, str]] = [
         "event_type",
     ),
     ("missing ids", "/v1/identify", b'{"traits":{}}', {}, 400, "userId", "required"),
+    ("nul in userId", "/v1/identify", b'{"userId":"a\\u0000b"}', {}, 400, "userId", "nul"),
+    (
+        "nul in anonymousId",
+        "/v1/identify",
+        b'{"userId":"","anonymousId":"\\u0000"}',
+        {},
+        400,
+        "anonymousId",
+        "nul",
+    ),
     ("missing event", "/v1/track", b'{"userId":"u"}', {}, 400, "event", "required"),
     ("missing groupId", "/v1/group", b'{"userId":"u"}', {}, 400, "groupId", "required"),
     ("missing previousId", "/v1/alias", b'{"userId":"u"}', {}, 400, "previousId", "required"),
@@ -398,6 +428,34 @@ async def test_oversize_content_length_is_refused_before_the_body_is_sent(
     assert msgspec.json.decode(body)["rule"] == "max_request_bytes"
 
 
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 100\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\na\r\n"],
+    ids=["content-length", "chunked"],
+)
+async def test_a_body_that_never_completes_is_a_408_and_the_connection_closes(
+    store: SQLiteStore, framing: bytes
+) -> None:
+    """The client promises more than it sends and waits: the server answers and hangs up."""
+    app = GatewayApp(store, SOURCES, Limits(body_timeout_s=0.2))
+    async with serve(app) as url:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        auth = basic(WRITE_KEY)["Authorization"]
+        writer.write(
+            f"POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n".encode()
+            + framing
+            + b'{"userId":'
+        )
+        await writer.drain()
+        response = await reader.read()  # returns once the server has closed the connection
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in head.lower()
+    assert msgspec.json.decode(body)["rule"] == "body_timeout"
+    assert (await store.read_new("r", ["web"], 10)).events == []
+
+
 async def test_store_failure_is_a_503_and_nothing_is_acknowledged(gateway: Gateway) -> None:
     await gateway.store.close()
     response = await gateway.client.post("/v1/track", json=EVENTS["track"])
@@ -478,3 +536,26 @@ async def test_metrics_count_per_source_and_rule(store: SQLiteStore) -> None:
     assert value("csroute_gateway_events_rejected_total", source="web", reason="required") == 3
     assert value("csroute_gateway_events_rejected_total", source="web", reason="json") == 1
     assert value("csroute_gateway_events_rejected_total", source="", reason="write_key") == 1
+
+
+async def test_only_the_body_deadline_is_taken_for_one() -> None:
+    """A request task cancelled for another reason (the server stopping) stays cancelled."""
+    deadlines = BodyDeadlines(60)
+    started = asyncio.Event()
+
+    async def reading() -> None:
+        task = deadlines.begin()
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            assert not deadlines.expired(task)
+            raise
+        finally:
+            deadlines.end(task)
+
+    task = asyncio.create_task(reading())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +161,100 @@ def test_admin_forget_drops_a_users_queue(running: tuple[CsrouteProcess, Receive
     assert row["note"].startswith("this destination has no API to delete a user")
     missing = httpx.post(f"{csroute.url}/admin/forget", headers=admin, json={})
     assert missing.status_code == 400 and "user_id" in missing.json()["error"]
+
+
+# (method, path, body, status, field, rule): each refused with the field and the rule named
+BAD_ADMIN_REQUESTS: list[tuple[str, str, bytes | None, int, str, str]] = [
+    ("GET", "/dead-letters?after_id=x", None, 400, "after_id", "integer"),
+    ("GET", "/dead-letters?after_id=1.5", None, 400, "after_id", "integer"),
+    ("GET", "/dead-letters?after_id=--5", None, 400, "after_id", "integer"),
+    ("GET", "/dead-letters?after_id=" + "9" * 5000, None, 400, "after_id", "integer"),
+    ("GET", "/dead-letters?after_id=-1", None, 400, "after_id", "range"),
+    ("GET", f"/dead-letters?after_id={2**64}", None, 400, "after_id", "range"),
+    ("GET", "/dead-letters?limit=abc", None, 400, "limit", "integer"),
+    ("GET", "/dead-letters?limit=-1", None, 400, "limit", "range"),
+    ("GET", "/dead-letters?limit=0", None, 400, "limit", "range"),
+    ("GET", "/dead-letters?limit=1001", None, 400, "limit", "range"),
+    ("GET", "/dead-letters?limt=5", None, 400, "limt", "unknown_parameter"),
+    ("GET", "/dead-letters?destination=a%00b", None, 400, "destination", "nul"),
+    ("GET", "/dead-letters?destination=" + "d" * 201, None, 400, "destination", "length"),
+    ("POST", "/forget", b'{"user_id": "u\\u0000"}', 400, "user_id", "nul"),
+    ("POST", "/dead-letters/discard", b'{"destination": "\\u0000"}', 400, "destination", "nul"),
+    ("GET", "/status?verbose=1", None, 400, "verbose", "unknown_parameter"),
+    ("GET", f"/dead-letters/{10**30}", None, 400, "id", "range"),
+    ("GET", "/dead-letters/0", None, 400, "id", "range"),
+    ("GET", "/dead-letters/" + "9" * 5000, None, 400, "id", "range"),
+    ("GET", "/dead-letters/" + "0" * 30 + "7", None, 404, "id", "not_found"),
+    ("GET", "/dead-letters/12345", None, 404, "id", "not_found"),
+    ("POST", "/dead-letters/replay", b"{", 400, "", "json"),
+    ("POST", "/dead-letters/replay", b"", 400, "", "json"),
+    ("POST", "/dead-letters/replay", b"\xff", 400, "", "json"),
+    ("POST", "/dead-letters/replay", b'{"destination": "\xff"}', 400, "", "utf8"),
+    ("POST", "/forget", b'{"user_id": "u\xc3"}', 400, "", "utf8"),
+    ("POST", "/dead-letters/replay", b"[]", 400, "", "type"),
+    ("POST", "/dead-letters/replay", b'{"ids": [1e400]}', 400, "ids[0]", "range"),
+    ("POST", "/dead-letters/replay", b'{"ids": [1.5]}', 400, "ids[0]", "type"),
+    ("POST", "/dead-letters/replay", b'{"ids": [%d]}' % 2**63, 400, "ids[0]", "range"),
+    ("POST", "/dead-letters/replay", b'{"ids": [-5]}', 400, "ids[0]", "range"),
+    ("POST", "/dead-letters/replay", b'{"ids": [%s]}' % (b"9" * 5000), 400, "ids[0]", "range"),
+    ("POST", "/dead-letters/discard", b'{"ids": "1"}', 400, "ids", "type"),
+    ("POST", "/dead-letters/discard", b'{"idz": [1]}', 400, "idz", "unknown_field"),
+    ("POST", "/dead-letters/discard", b'{"all": "yes"}', 400, "all", "type"),
+    ("POST", "/dead-letters/discard", b'{"destination": ""}', 400, "destination", "length"),
+    ("POST", "/forget", b"{}", 400, "user_id", "required"),
+    ("POST", "/forget", b'{"user_id": 7}', 400, "user_id", "type"),
+    ("POST", "/forget", b'{"user_id": "u", "destinations": [1]}', 400, "destinations[0]", "type"),
+    ("POST", "/forget", b'{"user_id": "u"' + b" " * (1 << 20) + b"}", 413, "", "max_body_bytes"),
+    ("GET", "/forget", None, 405, "", "method"),
+    ("GET", "/nowhere", None, 404, "", "not_found"),
+]
+
+
+def test_bad_admin_requests_are_4xx_naming_the_field_and_the_rule(
+    running: tuple[CsrouteProcess, Receiver],
+) -> None:
+    csroute, _ = running
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=f"{csroute.url}/admin", headers=admin) as client:
+        for method, path, body, status, field, rule in BAD_ADMIN_REQUESTS:
+            response = client.request(method, path, content=body)
+            shown = (method, path, response.status_code, response.text[:200])
+            assert response.status_code == status, shown
+            answer = response.json()
+            assert (answer["field"], answer["rule"]) == (field, rule), shown
+            assert answer["error"], shown
+        refused = client.get("/status", headers={"Authorization": "Bearer wrong"})
+        assert refused.status_code == 401
+        assert (refused.json()["field"], refused.json()["rule"]) == ("Authorization", "admin_token")
+        # Bounded pages: the largest limit is accepted, and the listing still answers.
+        assert client.get("/dead-letters?limit=1000&after_id=0").status_code == 200
+        assert client.get(f"/dead-letters?after_id={2**63 - 1}").json() == []
+
+
+def test_an_admin_body_that_never_completes_is_a_408_and_the_connection_closes(
+    tmp_path: Path,
+) -> None:
+    csroute = CsrouteProcess(
+        tmp_path, {"admin": {"token": ADMIN_TOKEN}, "limits": {"body_timeout_s": 0.5}}
+    ).start()
+    try:
+        response = unfinished_replay(csroute)
+    finally:
+        csroute.stop()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["rule"] == "body_timeout"
+
+
+def unfinished_replay(csroute: CsrouteProcess) -> bytes:
+    """A replay that promises 100 bytes and sends 7, then waits: what the server answers."""
+    with socket.create_connection(("127.0.0.1", csroute.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /admin/dead-letters/replay HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 100\r\n\r\n".encode()
+            + b'{"ids":'
+        )
+        response = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            response += chunk
+    return response

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -24,8 +25,9 @@ import pytest
 
 from csroute.events.model import NewEvent
 from csroute.store.base import DeadLetter, Retry, Round, StoreUnavailable
-from csroute.store.sqlite import SQLiteStore
+from csroute.store.sqlite import SQLiteStore, schema
 from csroute.store.sqlite.writes import PRUNE_CHUNK
+from support.servers import free_port
 from support.sqlite_jobs import durability, hold_until_exists, limit_pages
 
 CHILD = Path(__file__).with_name("sqlite_crash_child.py")
@@ -105,6 +107,47 @@ async def test_a_full_disk_fails_every_waiter_and_the_store_recovers(
     await store.ping()
     page = await store.read_new("d", {"web"}, 100)
     assert [json.loads(e.payload)["n"] for e in page.events] == [0, 21]
+
+
+def test_a_migration_on_a_full_disk_reports_the_full_disk(tmp_path: Path) -> None:
+    """Past ``max_page_count`` SQLite undoes only the statement: the migration rolls the
+    rest back itself and the error says what is wrong. (When SQLite undoes the whole
+    transaction, as on a write the kernel refuses, the next test shows the same.)"""
+    conn = schema.connect(tmp_path / "events.db", synchronous="full")
+    conn.execute("PRAGMA max_page_count = 2")  # the schema needs more: the "disk" fills
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+            schema.migrate(conn)
+        assert not conn.in_transaction
+    finally:
+        conn.close()
+
+
+def test_start_up_on_a_disk_that_refuses_writes_says_so(tmp_path: Path) -> None:
+    """``csroute serve`` whose files may not grow past 60 KB (RLIMIT_FSIZE, so the kernel
+    refuses the schema's writes, as a full disk would): one line naming the file and the
+    error, and no traceback."""
+    config = tmp_path / "csroute.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\nserver: {{host: 127.0.0.1, port: {free_port()}}}\n"
+        "sources: [{name: a, write_key: wk-start-up-0001}]\n"
+    )
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "csroute", "serve", "--config", str(config)],
+        preexec_fn=small_files,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3
+    said = " ".join(done.stderr.split())  # the console wraps long lines
+    assert f"cannot open {tmp_path / 'data' / 'events.db'}: sqlite: disk I/O error" in said
+    assert "KiB free on its file system" in said
+    assert "Traceback" not in said and "cannot rollback" not in said
 
 
 async def test_everything_is_still_there_after_reopening(tmp_path: Path) -> None:

@@ -313,6 +313,7 @@ def test_a_killed_process_resumes_without_duplicates_or_gaps(
         process.wait(10)
     done = json.loads(checkpoint.read_text())["rows_done"]
     assert 5 <= done < rows
+    assert checkpoint.stat().st_mode & 0o777 == 0o600  # store.file_mode's default: private
     httpx.delete(f"{url}/__sandbox/faults").raise_for_status()
     resumed = sync(events, "-t", "Insert Event")
     assert resumed.exit_code == 0, resumed.output

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from csroute import config as config_module
+from csroute import files
 from csroute.config import Config, ConfigError
 
 OK: Final = 0
@@ -83,7 +84,7 @@ def load_config(given: Path | None, *, needs: Collection[str] | None = None) -> 
 
     path = config_path(given)
     try:
-        return config_module.load(path, needs=needs) if path is not None else demo_config()
+        config = config_module.load(path, needs=needs) if path is not None else demo_config()
     except ConfigError as e:
         where = f"{path}" if path is not None else "the demo configuration"
         count = f"{len(e.problems)} problem{'s' if len(e.problems) != 1 else ''}"
@@ -91,3 +92,5 @@ def load_config(given: Path | None, *, needs: Collection[str] | None = None) -> 
         for problem in e.problems:
             err.print(f"  - {escape(problem)}", highlight=False, soft_wrap=True)
         raise typer.Exit(USAGE) from None
+    files.use(config.store.file_mode)  # before any command creates a file
+    return config

@@ -12,6 +12,9 @@ from csroute.cli.common import STORE_ONLY, USAGE, ConfigOption, fail, load_confi
 from csroute.cli.store_access import with_store
 from csroute.cli.tables import local_time, print_table
 from csroute.ops.deadletters import all_ids, dead_letter_json
+from csroute.ops.params import MAX_ID, MAX_PAGE
+from csroute.router.redact import config_secrets
+from csroute.secrets import Scrubber, scrubber
 from csroute.store.base import DeadLetter, Store
 
 app = typer.Typer(help="Dead letters: events given up on, with the reason.", no_args_is_help=True)
@@ -25,8 +28,10 @@ All = Annotated[bool, typer.Option("--all", help="Every dead letter (of --destin
 def list_(
     config: ConfigOption = None,
     destination: Destination = None,
-    after_id: Annotated[int, typer.Option(help="Start after this id (paging).")] = 0,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    after_id: Annotated[
+        int, typer.Option(help="Start after this id (paging).", min=0, max=MAX_ID)
+    ] = 0,
+    limit: Annotated[int, typer.Option(help="At most this many.", min=1, max=MAX_PAGE)] = 50,
     json: Annotated[bool, typer.Option("--json", help="JSON Lines output.")] = False,
 ) -> None:
     """List dead letters, oldest first."""
@@ -36,10 +41,11 @@ def list_(
         return await store.dead_letters(destination, after_id, limit)
 
     letters = with_store(cfg, fetch)
+    scrub = scrubber(config_secrets(cfg))
     if json:
         for letter in letters:
             out.print(
-                msgspec.json.encode(_shown(letter, with_event=False)).decode(),
+                msgspec.json.encode(_shown(letter, scrub, with_event=False)).decode(),
                 highlight=False,
                 soft_wrap=True,
             )
@@ -47,7 +53,15 @@ def list_(
     print_table(
         ("id", "created", "destination", "user", "attempts", "status", "error"),
         (
-            (d.id, d.created_at, d.destination, d.user_key, d.attempts, d.status, d.error)
+            (
+                d.id,
+                d.created_at,
+                d.destination,
+                d.user_key,
+                d.attempts,
+                d.status,
+                scrub.text(d.error),
+            )
             for d in letters
         ),
         empty=f"no dead letters{f' for {destination}' if destination else ''}",
@@ -55,9 +69,9 @@ def list_(
     )
 
 
-def _shown(letter: DeadLetter, *, with_event: bool) -> dict[str, object]:
+def _shown(letter: DeadLetter, scrub: Scrubber, *, with_event: bool) -> dict[str, object]:
     """The admin API's view of a dead letter, with its time in the user's zone."""
-    return dead_letter_json(letter, with_event=with_event) | {
+    return dead_letter_json(letter, with_event=with_event, scrub=scrub) | {
         "created_at": local_time(letter.created_at)
     }
 
@@ -73,7 +87,8 @@ def show(id: int, config: ConfigOption = None) -> None:
     letter = with_store(cfg, fetch)
     if letter is None:
         fail(f"no dead letter with id {id}")
-    out.print_json(msgspec.json.encode(_shown(letter, with_event=True)).decode())
+    scrub = scrubber(config_secrets(cfg))
+    out.print_json(msgspec.json.encode(_shown(letter, scrub, with_event=True)).decode())
 
 
 async def _selected(

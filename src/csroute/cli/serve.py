@@ -36,6 +36,7 @@ def serve(
     """Start the pipeline (with no configuration file: the demo, on embedded defaults)."""
     from csroute.demo import demo_sandboxes
     from csroute.serve import CannotListen, run
+    from csroute.store.base import StoreUnavailable
 
     role = {"router": "worker"}.get(role, role)
     if role not in ("all", "gateway", "worker"):
@@ -54,6 +55,8 @@ def serve(
         run(cfg, role, companions)  # type: ignore[arg-type]
     except CannotListen as e:
         fail(str(e), UNAVAILABLE)
+    except StoreUnavailable as e:
+        fail(f"the event store cannot be opened: {e}", UNAVAILABLE)
 
 
 def unreachable_destinations(cfg: Config, served: set[int]) -> list[str]:

@@ -135,9 +135,9 @@ def parse_batch(body: bytes, limits: Limits) -> Envelope:
         )
     envelope = Envelope(raws, limits)
     if "writeKey" in fields:
-        envelope.write_key = _write_key(_decode_any(fields["writeKey"]))
+        envelope.write_key = _write_key(_decode_field(fields["writeKey"], "writeKey"))
     if "sentAt" in fields:
-        sent_at = _decode_any(fields["sentAt"])
+        sent_at = _decode_field(fields["sentAt"], "sentAt")
         if sent_at is not None and (type(sent_at) is not str or parse_ms(sent_at) is None):
             raise RequestError(400, "sentAt", "iso8601", "sentAt must be an ISO-8601 date-time")
         envelope.sent_at = sent_at
@@ -173,7 +173,7 @@ def _defaults(fields: dict[str, msgspec.Raw], name: str, limits: Limits) -> dict
     if raw is None:
         return None
     data = bytes(raw)
-    value = _decode_any(data)
+    value = _decode_field(data, name)
     if value is None:
         return None
     if type(value) is not dict:
@@ -182,6 +182,15 @@ def _defaults(fields: dict[str, msgspec.Raw], name: str, limits: Limits) -> dict
     if _too_deep(data, value, limits.max_depth - 1):
         raise _nested(limits.max_depth, name)
     return value
+
+
+def _decode_field(raw: msgspec.Raw | bytes, name: str) -> Any:
+    """A batch-level field, decoded: splitting the body into ``msgspec.Raw`` values checked
+    the JSON's structure but not the UTF-8 of their strings, which is found only here."""
+    try:
+        return _decode_any(raw)
+    except UnicodeDecodeError:
+        raise _not_utf8(name) from None
 
 
 def _too_deep(data: bytes, value: Any, max_depth: int) -> bool:
@@ -213,8 +222,12 @@ def _malformed(error: Exception, max_depth: int) -> RequestError:
     if isinstance(error, RecursionError):
         return _nested(max_depth, "")
     if isinstance(error, UnicodeDecodeError):
-        return RequestError(400, "", "json", "invalid JSON: not UTF-8")
+        return _not_utf8("")
     return RequestError(400, "", "json", f"invalid JSON: {error}")
+
+
+def _not_utf8(field: str) -> RequestError:
+    return RequestError(400, field, "utf8", f"{field or 'the JSON'} is not valid UTF-8")
 
 
 def _nested(max_depth: int, field: str) -> RequestError:

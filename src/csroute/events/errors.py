@@ -40,3 +40,10 @@ def field_path(index: int | None, field: str) -> str:
     if index is None:
         return field
     return f"batch[{index}].{field}" if field else f"batch[{index}]"
+
+
+def body_timeout(seconds: float) -> RequestError:
+    """The body did not complete in time: the connection is then closed, not kept waiting."""
+    return RequestError(
+        408, "", "body_timeout", f"the request body did not arrive within {seconds:g} s"
+    )

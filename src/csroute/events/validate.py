@@ -7,7 +7,7 @@ Rules, checked in this order (the first failure is the one reported):
   names another type); in a batch it must be one of identify, track, page, screen, group,
   alias;
 * ``userId`` and ``anonymousId``, when present, are strings or numbers, and at least one is a
-  non-empty string or a number;
+  non-empty string or a number; the one that names the user holds no NUL character;
 * ``event`` (track) is a non-empty string; ``groupId`` (group) and ``previousId`` (alias) are
   non-empty strings or numbers;
 * ``properties``, ``traits``, ``context``, ``integrations`` are objects; ``messageId``,
@@ -150,6 +150,9 @@ def _checked(event: Any, implied_type: str | None) -> str:
             "required",
             "userId or anonymousId is required (a non-empty string or a number)",
         )
+    if "\x00" in key:  # PostgreSQL's text columns refuse it: the whole commit would fail
+        name = "userId" if key is uid else "anonymousId"
+        raise Invalid(name, "nul", f"{name} must not contain the NUL character")
     if kind == "track":
         if event.get("event") in (None, ""):
             raise Invalid("event", "required", "event (the name of the action) is required")

@@ -12,9 +12,10 @@ Statuses, and why (the official SDKs retry 429 and 5xx and drop the batch on oth
   batch broke a rule. The accepted ones are stored; the rejected ones would fail again on a
   retry, so a 4xx for the whole batch would only make the SDK drop the good events with them;
 * 400 malformed request, or every event of it rejected; 401 missing or unknown write key;
-  404 disabled source (or unknown path); 405 not POST; 413 too large; 415 content type or
-  encoding not supported; 503 the store could not commit: nothing is acknowledged, and the
-  SDK's retry is what we want.
+  404 disabled source (or unknown path); 405 not POST; 408 the body did not arrive in time
+  (the connection is closed); 413 too large; 415 content type or encoding not supported;
+  503 the store could not commit: nothing is acknowledged, and the SDK's retry is what we
+  want.
 
 Error bodies name the field and the rule: ``{"error", "field", "rule", "code", "message"}``;
 ``code`` and ``message`` repeat ``rule`` and ``error`` because they are what the official SDKs
@@ -23,6 +24,7 @@ read to report a failure (rudder-sdk-python even retries a 4xx whose body lacks 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -34,8 +36,9 @@ import msgspec
 
 from csroute.config import Limits, SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
-from csroute.events.errors import Rejection, RequestError
+from csroute.events.errors import Rejection, RequestError, body_timeout
 from csroute.events.validate import accept_batch, accept_event
+from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.metrics import GatewayMetrics
 from csroute.store.base import Store, StoreUnavailable
 
@@ -98,6 +101,7 @@ class GatewayApp:
         self._metrics = metrics
         self._fallback = fallback
         self._sources = {s.write_key: s for s in sources}
+        self._deadlines = BodyDeadlines(limits.body_timeout_s)
         self._auth_cache: dict[bytes, SourceConfig] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,7 +151,16 @@ class GatewayApp:
                 unread = int(length)
                 if unread > limit:
                     raise too_large(limit)
-            body = await _read_body(receive, limit, gzip)
+            reading = self._deadlines.begin()
+            try:
+                body = await _read_body(receive, limit, gzip)
+            except asyncio.CancelledError:
+                if not self._deadlines.expired(reading):
+                    raise
+                unread = -1  # the rest may still come: close rather than wait for it
+                raise body_timeout(self._limits.body_timeout_s) from None
+            finally:
+                self._deadlines.end(reading)
             unread = 0
             if not event_type:  # /v1/batch, /v1/import
                 envelope = parse_batch(body, self._limits)

@@ -10,35 +10,56 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import time
-from typing import Any
+from collections.abc import Collection
+from typing import Annotated, Any
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from csroute.config import Config
+from csroute.events.errors import RequestError
 from csroute.ops.deadletters import all_ids, dead_letter_json
 from csroute.ops.forget import forget_user
+from csroute.ops.openapi import document
+from csroute.ops.params import (
+    MAX_ID,
+    MAX_IDS,
+    MAX_PAGE,
+    Id,
+    Name,
+    decode_body,
+    int_param,
+    known_params,
+    path_id,
+    refusal,
+    text_param,
+)
+from csroute.router.redact import config_secrets
 from csroute.router.router import Router
+from csroute.secrets import scrubber
 from csroute.store.base import Store, StoreUnavailable
 
 
 class ForgetRequest(msgspec.Struct, forbid_unknown_fields=True):
-    user_id: str
-    destinations: list[str] = []
+    user_id: Name
+    destinations: Annotated[list[Name], msgspec.Meta(max_length=MAX_IDS)] = []
 
 
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
-    ids: list[int] = []
-    destination: str | None = None
+    ids: Annotated[list[Id], msgspec.Meta(max_length=MAX_IDS)] = []
+    destination: Name | None = None
     all: bool = False
 
 
 def create_ops_app(config: Config, store: Store, router: Router | None) -> Starlette:
     admin_token = config.admin.token
+    body_timeout_s = config.limits.body_timeout_s
+    scrub = scrubber(config_secrets(config))
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -59,17 +80,26 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         given = request.headers.get("authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {admin_token}".encode())
 
-    def admin(handler: Any) -> Any:
+    def admin(handler: Any, query: Collection[str] = ()) -> Any:
+        """``handler`` behind the token; ``query``: the parameters it takes."""
+
         async def guarded(request: Request) -> Response:
-            if not authorized(request):
-                return JSONResponse(
-                    {"error": "missing or wrong admin token (Authorization: Bearer ...)"},
-                    status_code=401,
-                )
             try:
+                if not authorized(request):
+                    raise RequestError(
+                        401,
+                        "Authorization",
+                        "admin_token",
+                        "missing or wrong admin token (Authorization: Bearer ...)",
+                    )
+                known_params(request.query_params, query)
                 response: Response = await handler(request)
-            except msgspec.ValidationError as e:
-                return JSONResponse({"error": f"invalid request body: {e}"}, status_code=400)
+            except RequestError as e:
+                return refusal(e)
+            except StoreUnavailable as e:
+                return refusal(
+                    RequestError(503, "", "store_unavailable", f"the store is unavailable: {e}")
+                )
             return response
 
         return guarded
@@ -79,19 +109,19 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
 
     async def list_dead(request: Request) -> Response:
         q = request.query_params
-        letters = await store.dead_letters(
-            q.get("destination"), int(q.get("after_id", 0)), min(int(q.get("limit", 100)), 1000)
-        )
-        return JSONResponse([dead_letter_json(d, with_event=False) for d in letters])
+        after_id = int_param(q, "after_id", 0, 0, MAX_ID)
+        limit = int_param(q, "limit", 100, 1, MAX_PAGE)
+        letters = await store.dead_letters(text_param(q, "destination"), after_id, limit)
+        return JSONResponse([dead_letter_json(d, with_event=False, scrub=scrub) for d in letters])
 
     async def show_dead(request: Request) -> Response:
-        letter = await store.dead_letter(int(request.path_params["id"]))
+        letter = await store.dead_letter(path_id(request.path_params["id"]))
         if letter is None:
-            return JSONResponse({"error": "no such dead letter"}, status_code=404)
-        return JSONResponse(dead_letter_json(letter, with_event=True))
+            raise RequestError(404, "id", "not_found", "no such dead letter")
+        return JSONResponse(dead_letter_json(letter, with_event=True, scrub=scrub))
 
     async def replay(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body(), type=ReplayRequest)
+        body = await decode_body(request, ReplayRequest, body_timeout_s)
         ids = await _select(store, body)
         count = await store.replay(ids, time.time())
         if router is not None:
@@ -99,31 +129,46 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
         return JSONResponse({"replayed": count})
 
     async def discard(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body(), type=ReplayRequest)
+        body = await decode_body(request, ReplayRequest, body_timeout_s)
         return JSONResponse({"discarded": await store.discard(await _select(store, body))})
 
     async def forget(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body(), type=ForgetRequest)
+        body = await decode_body(request, ForgetRequest, body_timeout_s)
         results = await forget_user(config, store, body.user_id, body.destinations)
         failed = any(r.error for r in results)
         shown = [dataclasses.asdict(r) for r in results]
         return JSONResponse(shown, status_code=502 if failed else 200)
 
+    description = document()
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(description)
+
     routes = [
         Route("/health", health),
         Route("/ready", ready),
         Route("/metrics", metrics),
+        Route("/openapi.json", openapi),
     ]
     if admin_token:
         routes += [
             Route("/admin/status", admin(status)),
-            Route("/admin/dead-letters", admin(list_dead)),
-            Route("/admin/dead-letters/{id:int}", admin(show_dead)),
+            Route("/admin/dead-letters", admin(list_dead, ("destination", "after_id", "limit"))),
+            Route("/admin/dead-letters/{id:id}", admin(show_dead)),
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
             Route("/admin/forget", admin(forget), methods=["POST"]),
         ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+    )
+
+
+async def _http_error(_: Request, exc: HTTPException) -> Response:
+    """Starlette's own refusals (no such path, method not allowed) in the admin API's shape."""
+    rule = {404: "not_found", 405: "method"}.get(exc.status_code, "http")
+    return refusal(RequestError(exc.status_code, "", rule, exc.detail), exc.headers)
 
 
 async def _select(store: Store, body: ReplayRequest) -> list[int]:

@@ -6,10 +6,13 @@ from typing import Any
 
 import msgspec
 
+from csroute.secrets import Scrubber
 from csroute.store.base import DeadLetter, Store
 
 
-def dead_letter_json(letter: DeadLetter, *, with_event: bool) -> dict[str, Any]:
+def dead_letter_json(letter: DeadLetter, *, with_event: bool, scrub: Scrubber) -> dict[str, Any]:
+    """The dead letter as shown; ``scrub`` masks the configuration's secrets in it again, for
+    letters stored before their destination's response was scrubbed on the way in."""
     shown: dict[str, Any] = {
         "id": letter.id,
         "destination": letter.destination,
@@ -24,7 +27,8 @@ def dead_letter_json(letter: DeadLetter, *, with_event: bool) -> dict[str, Any]:
         shown["event"] = msgspec.json.decode(letter.payload) if letter.payload else None
         shown["request"] = msgspec.json.decode(letter.request) if letter.request else None
         shown["response"] = (letter.response or b"").decode("utf-8", "replace")
-    return shown
+    scrubbed: dict[str, Any] = scrub.json(shown)
+    return scrubbed
 
 
 async def all_ids(store: Store, destination: str | None) -> list[int]:

@@ -16,6 +16,7 @@ import aiohttp
 from csroute.config import Config
 from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 from csroute.router.ratelimit import LIMITERS
+from csroute.router.redact import secrets_of
 from csroute.router.sender import new_session, send
 from csroute.store.base import Store
 
@@ -66,10 +67,11 @@ async def _delete(
         return str(e)
     delivery = dtype.delivery(settings)
     timeout = aiohttp.ClientTimeout(total=delivery.timeout_s)
+    secrets = secrets_of(dtype, settings)
     for request in requests:
         if delivery.rate_limit is not None:
             await LIMITERS.get(delivery.rate_limit).acquire()
-        attempt = await send(session, request, timeout)
+        attempt = await send(session, request, timeout, secrets)
         if attempt.status is None:
             return attempt.error
         error = dtype.deletion.error(attempt.status, attempt.body)

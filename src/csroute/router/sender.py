@@ -13,6 +13,8 @@ import aiohttp
 import msgspec
 
 from csroute.destinations.base import Request
+from csroute.router.redact import NO_SECRETS, Secrets
+from csroute.secrets import Scrubber
 
 MAX_KEPT_BODY = 4096
 """Bytes of a response body kept for dead letters and logs."""
@@ -48,8 +50,14 @@ def new_session(connections: int) -> aiohttp.ClientSession:
 
 
 async def send(
-    session: aiohttp.ClientSession, request: Request, timeout: aiohttp.ClientTimeout
+    session: aiohttp.ClientSession,
+    request: Request,
+    timeout: aiohttp.ClientTimeout,
+    secrets: Secrets = NO_SECRETS,
 ) -> Attempt:
+    """Perform ``request``. The response body and the error text are scrubbed of ``secrets``
+    (and of the request's credentials) here, before anything can store or print them: a
+    receiver may echo the request's ``Authorization`` in its error body."""
     data = None if request.body is None else msgspec.json.encode(request.body)
     try:
         async with session.request(
@@ -66,6 +74,15 @@ async def send(
     except TimeoutError:
         return Attempt(None, b"", f"timed out after {timeout.total:g}s")
     except aiohttp.ClientError as e:
-        return Attempt(None, b"", f"connection error: {type(e).__name__}: {e}".rstrip(": "))
+        error = f"connection error: {type(e).__name__}: {e}".rstrip(": ")
+        return Attempt(None, b"", secrets.scrubber(request).text(error))
     error = "" if 200 <= status < 300 else f"HTTP {status}"
-    return Attempt(status, body[:MAX_KEPT_BODY], error, _retry_after(retry_after))
+    return Attempt(status, _kept(body, secrets.scrubber(request)), error, _retry_after(retry_after))
+
+
+def _kept(body: bytes, scrub: Scrubber) -> bytes:
+    """The part of a response body kept, scrubbed before it is cut (a secret across the cut
+    would otherwise leave its first half in clear)."""
+    if not scrub:
+        return body[:MAX_KEPT_BODY]
+    return scrub.bytes(body[: 2 * MAX_KEPT_BODY])[:MAX_KEPT_BODY]

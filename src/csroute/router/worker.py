@@ -312,7 +312,7 @@ class DestinationWorker:
             await self.limiter.acquire()
         started = time.monotonic()
         assert self.session is not None
-        attempt = await send(self.session, request, self.timeout)
+        attempt = await send(self.session, request, self.timeout, self.secrets)
         metrics.REQUEST_SECONDS.labels(self.name).observe(time.monotonic() - started)
         if attempt.status == 429:
             metrics.THROTTLED.labels(self.name).inc()

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from csroute.config import Config
+from csroute.files import restrict_database
 from csroute.secrets import mask
 from csroute.store.base import Store
 
@@ -30,6 +31,6 @@ async def open_store(config: Config) -> Store:
     from csroute.store.sqlite import SQLiteStore
 
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-    return await SQLiteStore.open(
-        config.data_path(config.store.path), synchronous=config.store.synchronous
-    )
+    path = config.data_path(config.store.path)
+    restrict_database(path, config.store.file_mode)
+    return await SQLiteStore.open(path, synchronous=config.store.synchronous)

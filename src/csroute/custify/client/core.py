@@ -27,7 +27,7 @@ from csroute.custify.client.errors import (
 )
 from csroute.network import failure_message
 from csroute.router.ratelimit import LIMITERS, Limiters
-from csroute.secrets import mask
+from csroute.secrets import mask, scrubber
 
 MAX_BACKOFF_S = 30.0
 CONNECT_ATTEMPTS = 2
@@ -165,7 +165,9 @@ class Core:
                 continue
             if 200 <= status < 300:
                 return _decode(raw)
-            failure = error_for(status, raw, call.where, retry_after)
+            # Custify's text goes into the error as is: mask the key if it quotes it back.
+            shown = scrubber(frozenset({self.connection.api_key})).bytes(raw)
+            failure = error_for(status, shown, call.where, retry_after)
             if not isinstance(failure, RateLimited | ServerError) or attempt == attempts:
                 raise failure
             if isinstance(failure, RateLimited):

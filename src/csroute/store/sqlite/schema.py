@@ -150,5 +150,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # On a full disk SQLite has already rolled back: a ROLLBACK would fail and its error
+        # ("no transaction is active") would hide the one that says what is wrong.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise

@@ -9,6 +9,8 @@ few reader threads with connections of their own (see ``readers``). The file is 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 import time
 from collections.abc import Awaitable, Collection, Sequence
 from pathlib import Path
@@ -27,6 +29,7 @@ from csroute.store.base import (
     StoreUnavailable,
 )
 from csroute.store.sqlite import reads, schema, writes
+from csroute.store.sqlite.errors import unavailable
 from csroute.store.sqlite.readers import Readers
 from csroute.store.sqlite.writer import Writer
 
@@ -141,12 +144,29 @@ class SQLiteStore(Store):
 
 
 def _create_or_upgrade(path: Path, synchronous: Literal["full", "normal"]) -> None:
-    """Bring the file to the current schema before the writer opens it (errors surface here)."""
-    conn = schema.connect(path, synchronous=synchronous)
+    """Bring the file to the current schema before the writer opens it (errors surface here,
+    as ``StoreUnavailable`` naming the file when the database cannot be written)."""
     try:
-        schema.migrate(conn)
-    finally:
-        conn.close()
+        conn = schema.connect(path, synchronous=synchronous)
+        try:
+            schema.migrate(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        error = unavailable(e)
+        if isinstance(error, StoreUnavailable):
+            raise StoreUnavailable(f"cannot open {path}: {error}{_free_space(path)}") from e
+        raise
+
+
+def _free_space(path: Path) -> str:
+    """How much room the file's file system has left: a full disk shows up in SQLite as
+    ``database or disk is full`` or as a mere ``disk I/O error``, and this tells which."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    return f" ({free // 1024} KiB free on its file system)"
 
 
 def _whole(partition: Partition) -> None:
