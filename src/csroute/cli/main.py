@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from csroute.cli import custify, db, dlq, sandbox, sync, transform
+from csroute.cli import custify, db, dlq, sandbox, sync, transform, triggers
 from csroute.cli.common import ConfigOption, fail, load_config, out
 from csroute.cli.forget import forget
 from csroute.cli.send import send
@@ -23,6 +23,7 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(custify.app, name="custify")
 app.add_typer(db.app, name="db")
 app.add_typer(sync.app, name="sync")
+app.add_typer(triggers.app, name="triggers")
 app.command("forget")(forget)
 app.command("transform")(transform.transform)
 app.command("send")(send)

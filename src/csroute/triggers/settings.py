@@ -117,7 +117,7 @@ def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
             found.append(f"{where}.backfill: must be 0 or more (got {t.backfill})")
         if t.backfill and t.since is not None:
             found.append(f"{where}: backfill and since cannot both be set")
-        if t.since is not None and not _is_iso(t.since):
+        if t.since is not None and not is_iso(t.since):
             found.append(f"{where}.since: must be an ISO-8601 time such as 2026-01-31T00:00:00Z")
         if t.track is None and t.webhook is None:
             found.append(f"{where}: needs somewhere to send records (track, webhook or both)")
@@ -152,7 +152,7 @@ def _scope_problems(scoped: str | None, t: TriggerConfig) -> list[str]:
     return []
 
 
-def _is_iso(value: str) -> bool:
+def is_iso(value: str) -> bool:
     from datetime import datetime
 
     try:
