@@ -13,6 +13,7 @@ never take more than its share, and never goes past the key's limit.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,7 +161,7 @@ class Poller:
                 return [Scope(f"{name}:{self.scope[name]}", {param: str(self.scope[name])})]
         raise ValueError(f"{self.trigger.title} needs a scope")
 
-    async def newest_first(self, scope: Scope) -> AsyncIterator[Record]:
+    async def newest_first(self, scope: Scope) -> AsyncGenerator[Record, None]:
         """The scope's records, newest first by the trigger's timestamp."""
         resource, stamp = self.trigger.resource, self.trigger.field
         params: dict[str, Any] = dict(scope.params)
@@ -189,9 +190,7 @@ class Poller:
         """
         found: list[tuple[datetime, Record]] = []
         seen: set[str] = set()
-        newest = self.newest_first(scope)
-        assert isinstance(newest, AsyncGenerator)
-        try:
+        async with contextlib.aclosing(self.newest_first(scope)) as newest:
             async for record in newest:
                 stamp, id = moment(record.get(self.trigger.field)), record_id(record)
                 if stamp is None or not id or id in seen:
@@ -204,8 +203,6 @@ class Poller:
                 found.append((stamp, record))
                 if limit is not None and len(found) >= limit:
                     break
-        finally:
-            await newest.aclose()
         found.reverse()
         found.sort(key=lambda pair: pair[0])  # stable: keeps the listing's order on ties
         return [record for _, record in found]
