@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 DEFAULT_INTERVAL_S = 60.0
 """How often a polling trigger looks for new records: one request per poll on an idle account
-(two for segments and playbooks), so all 24 triggers cost about 4% of Custify's default budget."""
+(two for segments and playbooks), so all 24 triggers cost about 5% of Custify's default budget."""
 DEFAULT_RECONCILE_S = 900.0
 """How often a trigger that Custify pushes to still polls, to catch a webhook that never came."""
 DEFAULT_SHARE = 0.10
