@@ -33,6 +33,22 @@ def test_there_are_24_triggers_found_by_key_or_title() -> None:
     assert find("Survey Updated") is None  # surveys only have Created
 
 
+def test_a_trigger_needs_a_custify_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CSROUTE_CUSTIFY_API_KEY", raising=False)
+    monkeypatch.delenv("CSROUTE_CUSTIFY_CONNECTION", raising=False)
+    document = {
+        "sources": [{"name": "custify", "write_key": "wk"}],
+        "triggers": {"t": {"type": "note_created", "track": TRACK}},
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse(yaml.safe_dump(document))
+
+    assert raised.value.problems == [
+        "triggers.t.connection: no Custify connection chosen: pass --connection NAME (known: none"
+        " configured) or set CSROUTE_CUSTIFY_API_KEY"
+    ]
+
+
 def test_a_valid_trigger_passes() -> None:
     assert problems(t={"type": "Ticket Created", "track": TRACK, "connection": "prod"}) == []
 
@@ -51,7 +67,7 @@ def test_a_valid_trigger_passes() -> None:
         ),
         (
             {"type": "note_created", "track": TRACK, "connection": "staging"},
-            "triggers.t.connection: no custify_connections entry named 'staging'",
+            "triggers.t.connection: no Custify connection named 'staging'",
         ),
         ({"type": "file_created", "track": TRACK}, "triggers.t.scope: required"),
         (

@@ -95,6 +95,7 @@ class TriggerConfig(_Struct):
 
 def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
     """Cross-key checks of every trigger, each prefixed with its key path."""
+    from csroute.custify.client.connection import ConnectionNotFound, resolve
     from csroute.triggers.catalog import PUSHED, find
 
     found: list[str] = []
@@ -107,8 +108,10 @@ def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
             continue
         if "/" in name or not name:
             found.append(f"{where}: a trigger name must be non-empty and have no '/'")
-        if t.connection is not None and t.connection not in config.custify_connections:
-            found.append(f"{where}.connection: no custify_connections entry named {t.connection!r}")
+        try:
+            resolve(config, t.connection)
+        except ConnectionNotFound as e:
+            found.append(f"{where}.connection: {e}")
         if t.interval_s is not None and t.interval_s <= 0:
             found.append(f"{where}.interval_s: must be positive (got {t.interval_s})")
         if not 0 < t.share <= 1:
