@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from csroute.custify.client import AsyncCustify
-from csroute.custify.client.envelopes import Record, items
+from csroute.custify.client.envelopes import Record
 from csroute.router.ratelimit import Limiter
 from csroute.store.base import Store, TriggerCursor
 from csroute.triggers.catalog import Trigger
@@ -115,26 +115,15 @@ class Poller:
             return self.client.connection.time_track_path
         return resource.path
 
-    async def _get(self, path: str, params: dict[str, Any]) -> Any:
+    async def _pace(self) -> None:
+        """Before each request: a slot of the triggers' share of the key's budget."""
         await self.share.acquire()
         self.requests += 1
-        return await self.client.request("GET", path, params=params)
 
-    async def _pages(
+    def _pages(
         self, path: str, key: str, per_page: int, params: dict[str, Any]
     ) -> AsyncIterator[Record]:
-        page = 1
-        while True:
-            found, total = items(
-                await self._get(path, {**params, "page": page, "itemsPerPage": per_page}), key
-            )
-            for record in found:
-                yield record
-            if not found or (total is None and len(found) < per_page):
-                return
-            if total is not None and page * per_page >= total:
-                return
-            page += 1
+        return self.client.listing(path, key, per_page, params=params, pace=self._pace)
 
     async def scopes(self) -> list[Scope]:
         """The listings this trigger reads: one, one per type, or one per entity."""
