@@ -14,8 +14,9 @@ from triggers_support import API_KEY, SEEDED, TYPES, Sandbox
 
 from csroute.config import Config, parse
 from csroute.custify.client.connection import resolve
+from csroute.destinations.base import RateLimit
 from csroute.destinations.custify.delivery import rate_limit_key
-from csroute.router.ratelimit import LIMITERS
+from csroute.router.ratelimit import LIMITERS, Limiter, Limiters
 from csroute.store.base import Store
 from csroute.triggers.catalog import BY_KEY, TRIGGERS
 from csroute.triggers.poller import Output
@@ -25,12 +26,8 @@ ALL = [t.key for t in TRIGGERS]
 Poll = Callable[[], Awaitable[list[Output]]]
 
 
-def configure(sandbox: Sandbox, key: str, **settings: Any) -> Config:
-    resource = BY_KEY[key].resource.slug
-    trigger: dict[str, Any] = {"type": key, "track": {"source": "custify"}, **settings}
-    if sandbox.scope(resource) and "scope" not in settings:
-        trigger["scope"] = sandbox.scope(resource)
-    document = {
+def document(sandbox: Sandbox, triggers: dict[str, Any]) -> dict[str, Any]:
+    return {
         "sources": [{"name": "custify", "write_key": "wk"}],
         "custify_connections": {
             "sandbox": {
@@ -40,9 +37,16 @@ def configure(sandbox: Sandbox, key: str, **settings: Any) -> Config:
                 "rate_limit_window_s": 1,
             }
         },
-        "triggers": {"t": trigger},
+        "triggers": triggers,
     }
-    return parse(yaml.safe_dump(document))
+
+
+def configure(sandbox: Sandbox, key: str, **settings: Any) -> Config:
+    resource = BY_KEY[key].resource.slug
+    trigger: dict[str, Any] = {"type": key, "track": {"source": "custify"}, **settings}
+    if sandbox.scope(resource) and "scope" not in settings:
+        trigger["scope"] = sandbox.scope(resource)
+    return parse(yaml.safe_dump(document(sandbox, {"t": trigger})))
 
 
 def poller(sandbox: Sandbox, store: Store, key: str, **settings: Any) -> Poll:
@@ -273,3 +277,54 @@ def test_polling_takes_its_share_of_the_key_limiter_that_delivery_uses(
     assert share.limit.requests == pytest.approx(10_000 * 0.10)
     assert share.limit.per_seconds == 1
     assert share.limit.key == f"{connection.rate_limit.key}:triggers"
+
+
+class CountingLimiters(Limiters):
+    """Hands out limiters that count the slots taken from the triggers' share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
+
+    def get(self, limit: RateLimit) -> Limiter:
+        limiter = super().get(limit)
+        if limit.key.endswith(":triggers"):
+            counting = self
+
+            class Counting(Limiter):
+                async def acquire(self) -> None:
+                    counting.taken += 1
+                    await super().acquire()
+
+            return Counting(limit)
+        return limiter
+
+
+async def test_every_request_of_all_24_triggers_takes_a_slot_of_the_share(
+    sandbox: Sandbox, sqlite_store: Store
+) -> None:
+    for trigger in TRIGGERS:
+        if trigger.kind == "created":
+            sandbox.create(trigger.resource.slug, 2)
+    every = {
+        t.key: {
+            "type": t.key,
+            "track": {"source": "custify"},
+            **({"scope": sandbox.scope(t.resource.slug)} if t.resource.scoped else {}),
+        }
+        for t in TRIGGERS
+    }
+    limiters = CountingLimiters()
+    config = parse(yaml.safe_dump(document(sandbox, every)))
+    triggers = Triggers(config, sqlite_store, limiters=limiters)
+    before = sandbox.http.get("/__sandbox/state?summary=true").json()["requests"]["total"]
+    try:
+        for _ in range(2):  # the first run, then an idle poll
+            for name in triggers.running:
+                await triggers.poll(name)
+    finally:
+        await triggers.stop()
+    after = sandbox.http.get("/__sandbox/state?summary=true").json()["requests"]["total"]
+
+    assert limiters.taken == after - before
+    assert after - before == 2 * 28 + 28  # first run: 2 requests per listing; idle: 1
