@@ -14,8 +14,11 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
+import socket
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,7 +28,7 @@ from csroute.config import Config
 from csroute.custify.client import AsyncCustify
 from csroute.custify.client.connection import Connection, resolve
 from csroute.destinations.base import RateLimit
-from csroute.router.ratelimit import LIMITERS, Limiter, Limiters
+from csroute.router.ratelimit import LIMITERS, Limiters
 from csroute.store.base import Store
 from csroute.triggers import metrics
 from csroute.triggers.catalog import Trigger, find
@@ -71,6 +74,10 @@ def at_path(envelope: Any, path: str) -> Any:
     return envelope
 
 
+class LeaseLost(Exception):
+    """Another worker process holds the trigger now."""
+
+
 class Triggers:
     def __init__(
         self,
@@ -79,9 +86,13 @@ class Triggers:
         *,
         names: list[str] | None = None,
         limiters: Limiters = LIMITERS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Every enabled trigger of ``config`` (or those ``names``, enabled or not)."""
         self.store = store
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ttl_s = config.store.lease_ttl_s
+        self.clock = clock
         self.clients: dict[str, AsyncCustify] = {}
         self.running: dict[str, Running] = {}
         chosen = {
@@ -117,10 +128,6 @@ class Triggers:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
-    @property
-    def share_limiters(self) -> dict[str, Limiter]:
-        return {name: r.poller.share for name, r in self.running.items()}
-
     # -- polling ------------------------------------------------------------------------
 
     async def poll(self, name: str) -> int:
@@ -151,6 +158,28 @@ class Triggers:
         metrics.HANDED_ON.labels(running.name, out["via"]).inc()
         return True
 
+    async def holds(self, name: str) -> bool:
+        """Whether this process may poll the trigger now. Worker processes sharing a PostgreSQL
+        store take turns through a lease, so two never poll one trigger at once (which could
+        hand a record on twice); with SQLite the only worker always holds it."""
+        key = f"trigger:{name}"
+        leases = await self.store.lease(key, 1, self.owner, self.clock(), self.ttl_s)
+        return 0 in leases.held
+
+    async def poll_holding(self, name: str) -> int:
+        """One poll, renewing the lease as it runs; a lease lost mid-poll stops the poll (the
+        cursor is saved record by record, so the next holder goes on from there)."""
+        poll = asyncio.create_task(self.poll(name))
+        while True:
+            done, _ = await asyncio.wait({poll}, timeout=self.ttl_s / 3)
+            if done:
+                return await poll
+            if not await self.holds(name):
+                poll.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poll
+                raise LeaseLost(f"another worker took trigger {name!r} over")
+
     def start(self) -> None:
         for running in self.running.values():
             self._tasks.append(asyncio.create_task(self._loop(running)))
@@ -158,7 +187,8 @@ class Triggers:
     async def _loop(self, running: Running) -> None:
         while not self._stopping.is_set():
             try:
-                await self.poll(running.name)
+                if await self.holds(running.name):
+                    await self.poll_holding(running.name)
             except Exception as e:
                 log.warning(f"trigger {running.name!r}: poll failed, retried next time: {e}")
             with contextlib.suppress(TimeoutError):
