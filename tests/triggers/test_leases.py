@@ -4,15 +4,18 @@ the one worker always holds it."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 import yaml
 from triggers_support import API_KEY, Sandbox
 
 from csroute.config import Config, parse
 from csroute.store.base import Store
 from csroute.store.postgres import PostgresStore
-from csroute.triggers.runner import Triggers
+from csroute.triggers.outputs import Outputs
+from csroute.triggers.runner import LeaseLost, Triggers
 from support.postgres import fresh_database
 
 
@@ -58,3 +61,46 @@ async def test_with_sqlite_the_only_worker_always_holds_its_triggers(
         assert await triggers.holds("t")
     finally:
         await triggers.stop()
+
+
+async def test_a_worker_that_loses_the_lease_mid_poll_stops_and_the_next_one_goes_on(
+    sandbox: Sandbox,
+) -> None:
+    store = await PostgresStore.open(fresh_database())
+    settings = config(sandbox)
+    settings.store.lease_ttl_s = 0.3  # the renewal check runs every 0.1 s of real time
+    now = [1_000.0]
+    first = Triggers(settings, store, clock=lambda: now[0])
+    second = Triggers(settings, store, clock=lambda: now[0])
+    stuck = asyncio.Event()
+    taken: list[str] = []
+
+    async def hangs(out: dict[str, Any]) -> None:
+        stuck.set()
+        await asyncio.Event().wait()  # an output that never answers
+
+    async def takes(out: dict[str, Any]) -> None:
+        taken.append(out["id"])
+
+    try:
+        assert await first.holds("t")
+        await first.poll("t")  # the first run: from now
+        made = sandbox.create("note", 1)
+        first.running["t"].outputs = hangs  # type: ignore[assignment]
+        polling = asyncio.create_task(first.poll_holding("t"))
+        await stuck.wait()
+
+        now[0] += 11  # the first worker's lease expired: another takes over
+        assert await second.holds("t")
+        with pytest.raises(LeaseLost):
+            await polling
+
+        second.running["t"].outputs = takes  # type: ignore[assignment]
+        await second.poll_holding("t")
+        assert taken == made  # nothing was handed on by the first, nothing is lost
+    finally:
+        first.running["t"].outputs = Outputs("t", settings.triggers["t"], store)
+        second.running["t"].outputs = Outputs("t", settings.triggers["t"], store)
+        await first.stop()
+        await second.stop()
+        await store.close()
