@@ -21,6 +21,8 @@ import yaml
 from csroute import shape
 from csroute.files import FileMode
 from csroute.secrets import mask
+from csroute.triggers.settings import TriggerConfig
+from csroute.triggers.settings import problems as trigger_problems
 
 
 class ConfigError(Exception):
@@ -225,6 +227,8 @@ class Config(Struct):
     """Named Custify API connections (e.g. production, staging), unrelated to ``connections``."""
     syncs: dict[str, SyncConfig] = {}
     """Saved bulk syncs from files to Custify, run by name."""
+    triggers: dict[str, TriggerConfig] = {}
+    """Custify triggers by name (docs/triggers.md)."""
 
     def data_path(self, name: str) -> Path:
         return Path(self.data_dir) / name
@@ -430,6 +434,7 @@ def check(config: Config) -> list[str]:
     for name, sync in config.syncs.items():
         problems.extend(f"syncs.{name}.{p}" for p in _check_sync(sync, config))
     problems.extend(_check_store(config.store))
+    problems.extend(trigger_problems(config.triggers, config))
     for name, value in (
         ("delivery.concurrency", config.delivery.concurrency),
         ("delivery.page_size", config.delivery.page_size),

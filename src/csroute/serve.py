@@ -30,6 +30,8 @@ from csroute.router.redact import config_secrets
 from csroute.router.router import Router
 from csroute.secrets import mask
 from csroute.store.open import open_store, shown_url
+from csroute.triggers.push import PushApp
+from csroute.triggers.runner import Triggers
 
 Role = Literal["all", "gateway", "worker"]
 SWITCH_INTERVAL_S: Final = 0.0005
@@ -54,6 +56,9 @@ def banner(config: Config, role: Role) -> list[str]:
             if d.enabled:
                 fed = ", ".join(config.sources_of(d.name)) or "no sources connected"
                 lines.append(f"destination {d.name!r} ({d.type}) from {fed}")
+        for name, t in config.triggers.items():
+            if t.enabled:
+                lines.append(f"trigger {name!r} ({t.type}) every {t.interval():g} s")
     store = config.store
     if store.backend == "sqlite":
         lines.append(f"store: sqlite ({config.data_path(store.path)})")
@@ -130,6 +135,9 @@ async def serve(
     store = await open_store(config)
     router = Router(config, store) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router)
+    triggers = Triggers(config, store) if role in ("all", "worker") else None
+    if triggers is not None:
+        app = PushApp(triggers, app)  # Custify's webhooks: /triggers/<name>/webhook
     if role in ("all", "gateway"):
         metrics = PrometheusGatewayMetrics()
         app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)
@@ -142,6 +150,8 @@ async def serve(
         log.info(f"{what} listening on http://{host}:{sock.getsockname()[1]}")
     if router is not None:
         router.start()
+    if triggers is not None:
+        triggers.start()
     # Everything alive now (modules, config, apps) lives as long as the process: keep it out of
     # the collector's full passes, which otherwise walk it again and again under load (+5%
     # single-event ingestion, docs/benchmarks.md).
@@ -164,6 +174,8 @@ async def serve(
             s.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        if triggers is not None:
+            await triggers.stop()
         if router is not None:
             await router.stop()
         await store.close()

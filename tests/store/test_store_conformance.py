@@ -11,7 +11,15 @@ from collections.abc import Sequence
 import pytest
 
 from csroute.events.model import LoggedEvent, NewEvent
-from csroute.store.base import DeadLetter, Page, PendingEvent, Retry, Round, Store
+from csroute.store.base import (
+    DeadLetter,
+    Page,
+    PendingEvent,
+    Retry,
+    Round,
+    Store,
+    TriggerCursor,
+)
 
 NOW = 1_700_000_000.0
 PROBE = "probe"  # a destination that only ever reads, to learn the seqs of what was appended
@@ -631,3 +639,49 @@ async def test_prune_keeps_what_was_received_within_the_retention(store: Store) 
     assert [e.seq for e in page.events] == [recent.seq]
     assert await store.prune(["d"], received_before=time.time() + 60) == 1
     assert (await store.read_new("fresh2", {"web"}, 10)).events == []
+
+
+# -- Custify trigger cursors ------------------------------------------------------------------
+
+
+async def test_a_trigger_cursor_is_saved_per_scope_and_survives_updates(store: Store) -> None:
+    assert await store.trigger_cursors("t") == {}
+    await store.save_trigger_cursor("t", "", TriggerCursor("2026-01-01T00:00:00.000Z", ("a",)))
+    await store.save_trigger_cursor("t", "company:c1", TriggerCursor(""))
+    await store.save_trigger_cursor("t", "", TriggerCursor("2026-01-02T00:00:00.000Z", ("b", "c")))
+    await store.save_trigger_cursor("other", "", TriggerCursor("2025-01-01T00:00:00.000Z"))
+
+    assert await store.trigger_cursors("t") == {
+        "": TriggerCursor("2026-01-02T00:00:00.000Z", ("b", "c")),
+        "company:c1": TriggerCursor(""),
+    }
+
+
+async def test_resetting_a_trigger_forgets_its_cursors_and_marks_only(store: Store) -> None:
+    await store.save_trigger_cursor("t", "", TriggerCursor("x", ("a",)))
+    await store.save_trigger_cursor("t", "s", TriggerCursor("y"))
+    await store.save_trigger_cursor("u", "", TriggerCursor("z"))
+    await store.mark_handed_on("t", ["k1"], NOW, keep_s=3600)
+    await store.mark_handed_on("u", ["k1"], NOW, keep_s=3600)
+
+    assert await store.reset_trigger("t") == 2
+
+    assert await store.trigger_cursors("t") == {}
+    assert await store.handed_on("t", ["k1"]) == set()
+    assert await store.trigger_cursors("u") == {"": TriggerCursor("z")}
+    assert await store.handed_on("u", ["k1"]) == {"k1"}
+
+
+async def test_handed_on_records_are_remembered_per_trigger_until_they_expire(
+    store: Store,
+) -> None:
+    assert await store.handed_on("t", []) == set()
+    await store.mark_handed_on("t", ["k1", "k2"], NOW, keep_s=100)
+    await store.mark_handed_on("t", ["k2"], NOW + 50, keep_s=100)  # k2 refreshed
+
+    assert await store.handed_on("t", ["k1", "k2", "k3"]) == {"k1", "k2"}
+    assert await store.handed_on("other", ["k1"]) == set()
+
+    await store.mark_handed_on("t", ["k3"], NOW + 120, keep_s=100)  # k1 is now too old
+
+    assert await store.handed_on("t", ["k1", "k2", "k3"]) == {"k2", "k3"}

@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "csroute.cli.sync:app",
         "Bulk sync of records from CSV, JSON Lines, JSON or Parquet files to Custify.",
     ),
+    "triggers": (
+        "csroute.cli.triggers:app",
+        "Custify triggers: react to what changes in Custify.",
+    ),
     "transform": (
         "csroute.cli.transform:transform",
         "Transform events for a destination without sending anything.",

@@ -23,6 +23,7 @@ off the event loop. All backends pass ``tests/store/test_store_conformance.py``.
 
 from __future__ import annotations
 
+import json
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Collection, Mapping, Sequence
@@ -146,6 +147,26 @@ class Leases:
 
     held: list[int]
     workers: int
+
+
+@dataclass(slots=True, frozen=True)
+class TriggerCursor:
+    """Where a polling trigger stands in one scope: every record stamped before ``at``, and
+    those stamped exactly ``at`` whose ids are in ``ids``, were handed on. Keeping the ids is
+    what lets equal timestamps neither skip nor repeat. ``at`` is Custify's own timestamp text
+    ("" when the scope had no records yet)."""
+
+    at: str
+    ids: tuple[str, ...] = ()
+
+    @property
+    def ids_json(self) -> str:
+        """``ids`` as both backends keep them: a JSON array in a text column."""
+        return json.dumps(list(self.ids))
+
+    @classmethod
+    def stored(cls, at: str, ids_json: str) -> TriggerCursor:
+        return cls(at, tuple(json.loads(ids_json)))
 
 
 @dataclass(slots=True, frozen=True)
@@ -275,6 +296,32 @@ class Store(ABC):
     @abstractmethod
     async def discard(self, ids: Collection[int]) -> int:
         """Delete dead letters for good; returns how many."""
+
+    # -- Custify triggers -----------------------------------------------------------------
+
+    @abstractmethod
+    async def trigger_cursors(self, trigger: str) -> dict[str, TriggerCursor]:
+        """The cursors of a trigger, by scope ("" for an unscoped trigger)."""
+
+    @abstractmethod
+    async def save_trigger_cursor(self, trigger: str, scope: str, cursor: TriggerCursor) -> None:
+        """Durably set the cursor of one scope of a trigger."""
+
+    @abstractmethod
+    async def reset_trigger(self, trigger: str) -> int:
+        """Forget a trigger's cursors and handed-on records; returns how many cursors went."""
+
+    @abstractmethod
+    async def handed_on(self, trigger: str, keys: Collection[str]) -> set[str]:
+        """Which of these record keys the trigger already handed on (see ``mark_handed_on``)."""
+
+    @abstractmethod
+    async def mark_handed_on(
+        self, trigger: str, keys: Collection[str], now: float, keep_s: float
+    ) -> None:
+        """Remember record keys as handed on by the trigger, so a pushed record and the same
+        record found by polling (or a webhook retried) go out once; keys older than ``keep_s``
+        are forgotten."""
 
     # -- reporting and upkeep -----------------------------------------------------------
 

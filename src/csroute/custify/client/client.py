@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
 from csroute.custify.client.comments import Comments
 from csroute.custify.client.companies import Companies
 from csroute.custify.client.connection import Connection
-from csroute.custify.client.core import Call, Core, query
+from csroute.custify.client.core import Call, Core, Pace, query
 from csroute.custify.client.custom_data import CustomData
 from csroute.custify.client.envelopes import Record, items
 from csroute.custify.client.events import Batch, Events
@@ -96,6 +97,13 @@ class AsyncCustify:
     async def request(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         """Any other Custify call, with the same auth, rate limit, retries and errors."""
         return await self._core.request(Call(method, path, query(**(params or {})), body))
+
+    def listing(
+        self, path: str, key: str, per_page: int, *, params: Any = None, pace: Pace | None = None
+    ) -> AsyncIterator[Record]:
+        """Every record of any listing (``key`` names its array), paged as the resources are;
+        ``pace`` is awaited before each page request."""
+        return self._core.pages(Call("GET", path, query(**(params or {}))), key, per_page, pace)
 
     async def test_connection(self) -> Record:
         """One cheap read (``GET /people/all``, one item): raises AuthenticationError for a bad

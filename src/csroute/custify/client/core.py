@@ -9,7 +9,7 @@ the event pipeline spend one budget between them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +32,7 @@ from csroute.secrets import mask, scrubber
 MAX_BACKOFF_S = 30.0
 CONNECT_ATTEMPTS = 2
 """Tries of a read that cannot connect at all (timeouts and resets get ``max_attempts``)."""
+Pace = Callable[[], Awaitable[None]]
 _encoder = msgspec.json.Encoder()
 
 
@@ -207,11 +208,16 @@ class Core:
             raw = await response.read()
             return response.status, raw, _retry_after(response.headers.get("Retry-After"))
 
-    async def pages(self, call: Call, key: str, per_page: int) -> AsyncIterator[Record]:
+    async def pages(
+        self, call: Call, key: str, per_page: int, pace: Pace | None = None
+    ) -> AsyncIterator[Record]:
         """Every record of a listing, page by page (``page``/``itemsPerPage``), until a page is
-        empty, ``page * itemsPerPage >= total``, or (with no total) a page comes back short."""
+        empty, ``page * itemsPerPage >= total``, or (with no total) a page comes back short.
+        ``pace`` is awaited before each page: a caller's own budget on top of the key's."""
         page = 1
         while True:
+            if pace is not None:
+                await pace()
             params = {**call.params, "page": str(page), "itemsPerPage": str(per_page)}
             found, total = items(await self.request(replace(call, params=params)), key)
             for record in found:

@@ -2,8 +2,8 @@
 no API key and do not count against the rate limit, so tests can look without disturbing.
 
 - ``GET /__sandbox/state[?summary=true]``: every record, the attribute type locks and the counters.
-- ``POST /__sandbox/reset``: forget all records, counters, rate-limit windows, the request log and
-  the faults.
+- ``POST /__sandbox/reset``: forget all records, counters, rate-limit windows, the request log,
+  the faults and the outgoing-webhook subscriptions.
 - ``GET|POST|DELETE /__sandbox/faults``: read, replace or clear the fault configuration (``PUT``
   works like ``POST``, as in the Kustomer sandbox).
 - ``GET /__sandbox/requests[?limit=N]``: the most recent API requests, oldest first.
@@ -71,6 +71,7 @@ async def seed(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     app_state = request.app.state
     app_state.sandbox = State()
+    app_state.webhooks.subscriptions.clear()
     limiter: FixedWindowLimiter | None = app_state.limiter
     if limiter is not None:
         limiter.reset()

@@ -33,6 +33,7 @@ from csroute.custify.sandbox import (
     tasks,
     tickets,
     time_tracks,
+    webhooks,
 )
 from csroute.custify.sandbox.faults import Faults
 from csroute.custify.sandbox.gate import Gate
@@ -101,7 +102,7 @@ def create_app(
         clock=clock,
     )
     app = Starlette(
-        routes=[*RESOURCE_ROUTES, *admin.ROUTES],
+        routes=[*RESOURCE_ROUTES, *admin.ROUTES, *webhooks.ROUTES],
         middleware=[Middleware(Gate)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
@@ -110,4 +111,5 @@ def create_app(
     app.state.faults = Faults()
     app.state.limiter = FixedWindowLimiter(*rate_limit, clock) if rate_limit else None
     app.state.request_log = deque(maxlen=request_log_size)
+    app.state.webhooks = webhooks.Outgoing()
     return app

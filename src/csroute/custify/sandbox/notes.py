@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csroute.custify.sandbox import entities, field_filters, rules
+from csroute.custify.sandbox import entities, field_filters, rules, webhooks
 from csroute.custify.sandbox.listing import page_of
 from csroute.custify.sandbox.responses import ApiError, Record, json_object, json_response
 from csroute.custify.sandbox.state import State, state_of
@@ -100,7 +100,9 @@ def create_note(state: State, body: Record) -> Record:
 
 
 async def post_note(request: Request) -> Response:
-    return json_response(create_note(state_of(request), await json_object(request)))
+    note = create_note(state_of(request), await json_object(request))
+    webhooks.emit(request, "note.created", note)
+    return json_response(note)
 
 
 async def update_note(request: Request) -> Response:
@@ -114,6 +116,7 @@ async def update_note(request: Request) -> Response:
     note.update(fields)
     _owners(state, note)
     note["updated_at"] = state.stamp()
+    webhooks.emit(request, "note.updated", note)
     return json_response(note)
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csroute.custify.sandbox import entities, rules
+from csroute.custify.sandbox import entities, rules, webhooks
 from csroute.custify.sandbox.responses import ApiError, Record, json_object, json_response
 from csroute.custify.sandbox.state import State, state_of
 
@@ -84,6 +84,7 @@ def assign(state: State, kind: str, request: Request, body: Record) -> Record:
     }
     if survey_id is not None:
         _survey_response(state, kind, survey_id, record)
+        webhooks.emit(request, "survey_response.received", state.survey_responses[record["id"]])
     key = f"{kind}:{person_id}"
     current = state.scores.get(key)
     kept = current is None or current["submittedAt"] <= record["submittedAt"]

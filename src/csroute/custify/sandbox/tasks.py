@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from csroute.custify.sandbox import entities, field_filters, rules
+from csroute.custify.sandbox import entities, field_filters, rules, webhooks
 from csroute.custify.sandbox.listing import page_of
 from csroute.custify.sandbox.responses import ApiError, Record, json_object, json_response
 from csroute.custify.sandbox.state import State, state_of
@@ -166,7 +166,9 @@ def create_task(state: State, body: Record) -> Record:
 
 
 async def post_task(request: Request) -> Response:
-    return json_response(create_task(state_of(request), await json_object(request)))
+    task = create_task(state_of(request), await json_object(request))
+    webhooks.emit(request, "task.created", task)
+    return json_response(task)
 
 
 async def put_task(request: Request) -> Response:
@@ -183,6 +185,7 @@ async def put_task(request: Request) -> Response:
     stamp = state.stamp()
     _derive(task, stamp)
     task["updated_at"] = stamp
+    webhooks.emit(request, "task.updated", task)
     return json_response(task)
 
 

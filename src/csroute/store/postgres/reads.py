@@ -235,3 +235,17 @@ async def forgotten(conn: Conn, destination: str) -> dict[str, int]:
         "SELECT user_key, upto_seq FROM forgotten WHERE destination = %s", (destination,)
     )
     return {user: int(upto) for user, upto in await cur.fetchall()}
+
+
+async def trigger_cursors(conn: Conn, trigger: str) -> dict[str, tuple[str, str]]:
+    cur = await conn.execute(
+        "SELECT scope, at, ids FROM trigger_cursors WHERE trigger = %s", (trigger,)
+    )
+    return {scope: (at, ids) for scope, at, ids in await cur.fetchall()}
+
+
+async def handed_on(conn: Conn, trigger: str, keys: list[str]) -> set[str]:
+    cur = await conn.execute(
+        "SELECT key FROM trigger_handed_on WHERE trigger = %s AND key = ANY(%s)", (trigger, keys)
+    )
+    return {key for (key,) in await cur.fetchall()}

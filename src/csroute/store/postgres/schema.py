@@ -23,7 +23,7 @@ from psycopg.rows import TupleRow
 
 Conn = AsyncConnection[TupleRow]
 
-VERSION: Final = 1
+VERSION: Final = 2
 
 MIGRATE_LOCK: Final = 7_370_001
 """Advisory lock held while migrating (keys are constants unlikely to clash with others')."""
@@ -134,12 +134,34 @@ CREATE TABLE meta (
 """
 
 
+_V2: Final = """
+-- Custify polling triggers: per (trigger, scope), the newest timestamp handed on and the ids
+-- handed on at exactly that timestamp (a JSON array).
+CREATE TABLE trigger_cursors (
+    trigger text NOT NULL,
+    scope text NOT NULL,
+    at text NOT NULL,
+    ids text NOT NULL,
+    PRIMARY KEY (trigger, scope)
+);
+
+-- Records a trigger handed on, so a pushed record is not polled again (and vice versa).
+CREATE TABLE trigger_handed_on (
+    trigger text NOT NULL,
+    key text NOT NULL,
+    at double precision NOT NULL,
+    PRIMARY KEY (trigger, key)
+);
+CREATE INDEX trigger_handed_on_at ON trigger_handed_on (at);
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
-MIGRATIONS: Final = {1: _statements(_V1)}
+MIGRATIONS: Final = {1: _statements(_V1), 2: _statements(_V2)}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 

@@ -27,6 +27,7 @@ from csroute.store.base import (
     Round,
     Store,
     StoreUnavailable,
+    TriggerCursor,
 )
 from csroute.store.postgres import reads, schema, writes
 from csroute.store.postgres.appender import Appender
@@ -164,6 +165,30 @@ class PostgresStore(Store):
 
     async def discard(self, ids: Collection[int]) -> int:
         return await self._write(lambda c: writes.discard(c, ids))
+
+    async def trigger_cursors(self, trigger: str) -> dict[str, TriggerCursor]:
+        rows = await self._read(lambda c: reads.trigger_cursors(c, trigger))
+        return {scope: TriggerCursor.stored(at, ids) for scope, (at, ids) in rows.items()}
+
+    async def save_trigger_cursor(self, trigger: str, scope: str, cursor: TriggerCursor) -> None:
+        await self._write(
+            lambda c: writes.save_trigger_cursor(c, trigger, scope, cursor.at, cursor.ids_json)
+        )
+
+    async def reset_trigger(self, trigger: str) -> int:
+        return await self._write(lambda c: writes.reset_trigger(c, trigger))
+
+    async def handed_on(self, trigger: str, keys: Collection[str]) -> set[str]:
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        return await self._read(lambda c: reads.handed_on(c, trigger, wanted))
+
+    async def mark_handed_on(
+        self, trigger: str, keys: Collection[str], now: float, keep_s: float
+    ) -> None:
+        wanted = list(keys)
+        await self._write(lambda c: writes.mark_handed_on(c, trigger, wanted, now, keep_s))
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._read(lambda c: reads.stats(c, destination, sources))

@@ -283,3 +283,29 @@ async def release(conn: Conn, destination: str, n: int, owner: str, held: list[i
         " WHERE destination = %s AND part_n = %s AND owner = %s AND part_k = ANY(%s)",
         (destination, n, owner, held),
     )
+
+
+async def save_trigger_cursor(conn: Conn, trigger: str, scope: str, at: str, ids: str) -> None:
+    await conn.execute(
+        "INSERT INTO trigger_cursors (trigger, scope, at, ids) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (trigger, scope) DO UPDATE SET at = excluded.at, ids = excluded.ids",
+        (trigger, scope, at, ids),
+    )
+
+
+async def reset_trigger(conn: Conn, trigger: str) -> int:
+    await conn.execute("DELETE FROM trigger_handed_on WHERE trigger = %s", (trigger,))
+    cur = await conn.execute("DELETE FROM trigger_cursors WHERE trigger = %s", (trigger,))
+    return cur.rowcount
+
+
+async def mark_handed_on(
+    conn: Conn, trigger: str, keys: list[str], now: float, keep_s: float
+) -> None:
+    await conn.execute("DELETE FROM trigger_handed_on WHERE at < %s", (now - keep_s,))
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO trigger_handed_on (trigger, key, at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (trigger, key) DO UPDATE SET at = excluded.at",
+            [(trigger, key, now) for key in keys],
+        )

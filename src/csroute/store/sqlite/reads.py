@@ -178,3 +178,23 @@ def forgotten(conn: sqlite3.Connection, destination: str) -> dict[str, int]:
             "SELECT user_key, upto_seq FROM forgotten WHERE destination = ?", (destination,)
         ).fetchall()
     )
+
+
+def trigger_cursors(conn: sqlite3.Connection, trigger: str) -> dict[str, tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT scope, at, ids FROM trigger_cursors WHERE trigger = ?", (trigger,)
+    ).fetchall()
+    return {scope: (at, ids) for scope, at, ids in rows}
+
+
+def handed_on(conn: sqlite3.Connection, trigger: str, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT key FROM trigger_handed_on WHERE trigger = ? AND key IN ({marks})",
+            (trigger, *chunk),
+        ).fetchall()
+        found.update(key for (key,) in rows)
+    return found

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
-VERSION: Final = 2
+VERSION: Final = 3
 
 _SCRIPT: Final = """
 CREATE TABLE events (
@@ -98,12 +98,34 @@ CREATE TABLE forgotten (
 """
 
 
+_V3: Final = """
+-- Custify polling triggers: per (trigger, scope), the newest timestamp handed on and the ids
+-- handed on at exactly that timestamp (a JSON array).
+CREATE TABLE trigger_cursors (
+    trigger TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    at TEXT NOT NULL,
+    ids TEXT NOT NULL,
+    PRIMARY KEY (trigger, scope)
+) WITHOUT ROWID;
+
+-- Records a trigger handed on, so a pushed record is not polled again (and vice versa).
+CREATE TABLE trigger_handed_on (
+    trigger TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (trigger, key)
+) WITHOUT ROWID;
+CREATE INDEX trigger_handed_on_at ON trigger_handed_on (at);
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
-MIGRATIONS: Final = {1: _statements(_SCRIPT), 2: _statements(_V2)}
+MIGRATIONS: Final = {1: _statements(_SCRIPT), 2: _statements(_V2), 3: _statements(_V3)}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 

@@ -27,6 +27,7 @@ from csroute.store.base import (
     Round,
     Store,
     StoreUnavailable,
+    TriggerCursor,
 )
 from csroute.store.sqlite import reads, schema, writes
 from csroute.store.sqlite.errors import unavailable
@@ -115,6 +116,27 @@ class SQLiteStore(Store):
 
     async def discard(self, ids: Collection[int]) -> int:
         return await self._writer.run(writes.discard, list(ids))
+
+    async def trigger_cursors(self, trigger: str) -> dict[str, TriggerCursor]:
+        rows = await self._readers.run(lambda c: reads.trigger_cursors(c, trigger))
+        return {scope: TriggerCursor.stored(at, ids) for scope, (at, ids) in rows.items()}
+
+    async def save_trigger_cursor(self, trigger: str, scope: str, cursor: TriggerCursor) -> None:
+        await self._writer.run(
+            writes.save_trigger_cursor, trigger, scope, cursor.at, cursor.ids_json
+        )
+
+    async def reset_trigger(self, trigger: str) -> int:
+        return await self._writer.run(writes.reset_trigger, trigger)
+
+    async def handed_on(self, trigger: str, keys: Collection[str]) -> set[str]:
+        wanted = list(keys)
+        return await self._readers.run(lambda c: reads.handed_on(c, trigger, wanted))
+
+    async def mark_handed_on(
+        self, trigger: str, keys: Collection[str], now: float, keep_s: float
+    ) -> None:
+        await self._writer.run(writes.mark_handed_on, trigger, list(keys), now, keep_s)
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._readers.run(lambda c: reads.stats(c, destination, sources))

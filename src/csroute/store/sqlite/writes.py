@@ -206,3 +206,29 @@ def forget(conn: sqlite3.Connection, destination: str, user_key: str, now: float
             (destination, FORGOTTEN, dropped),
         )
     return int(dropped)
+
+
+def save_trigger_cursor(
+    conn: sqlite3.Connection, trigger: str, scope: str, at: str, ids: str
+) -> None:
+    conn.execute(
+        "INSERT INTO trigger_cursors (trigger, scope, at, ids) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (trigger, scope) DO UPDATE SET at = excluded.at, ids = excluded.ids",
+        (trigger, scope, at, ids),
+    )
+
+
+def reset_trigger(conn: sqlite3.Connection, trigger: str) -> int:
+    conn.execute("DELETE FROM trigger_handed_on WHERE trigger = ?", (trigger,))
+    return int(conn.execute("DELETE FROM trigger_cursors WHERE trigger = ?", (trigger,)).rowcount)
+
+
+def mark_handed_on(
+    conn: sqlite3.Connection, trigger: str, keys: list[str], now: float, keep_s: float
+) -> None:
+    conn.execute("DELETE FROM trigger_handed_on WHERE at < ?", (now - keep_s,))
+    conn.executemany(
+        "INSERT INTO trigger_handed_on (trigger, key, at) VALUES (?, ?, ?)"
+        " ON CONFLICT (trigger, key) DO UPDATE SET at = excluded.at",
+        [(trigger, key, now) for key in keys],
+    )
