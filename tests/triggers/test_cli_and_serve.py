@@ -50,6 +50,9 @@ def test_list_test_and_reset(sandbox: Sandbox, tmp_path: Path) -> None:
     }
     path.write_text(yaml.safe_dump(config(sandbox, tmp_path / "data", triggers)))
     made = sandbox.create("ticket", 2)
+    assert cli(path, "list").exit_code == 3  # never creates a store; says where it looked
+    migrated = CliRunner().invoke(app, ["db", "migrate", "--config", str(path)])
+    assert migrated.exit_code == 0, migrated.output
 
     listed = cli(path, "list")
     assert listed.exit_code == 0, listed.output
@@ -85,7 +88,7 @@ def test_list_test_and_reset(sandbox: Sandbox, tmp_path: Path) -> None:
     assert asyncio.run(poll()) == made[1:]
 
     unknown = cli(path, "test", "nope")
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 2
     assert "no trigger named 'nope'" in unknown.output
 
 

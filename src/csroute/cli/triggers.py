@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import msgspec
 import typer
-from rich.table import Table
 
-from csroute.cli.common import ConfigOption, fail, load_config, out
+from csroute.cli.common import USAGE, ConfigOption, fail, load_config, out
 from csroute.cli.store_access import with_store
+from csroute.cli.tables import print_table
 from csroute.config import Config
 from csroute.store.base import Store, TriggerCursor
 from csroute.triggers.catalog import find, output_shape
@@ -30,7 +30,7 @@ def _print_json(value: Any) -> None:
 def _chosen(config: Config, name: str) -> None:
     if name not in config.triggers:
         known = ", ".join(sorted(config.triggers)) or "none configured"
-        fail(f"no trigger named {name!r} in the configuration (known: {known})")
+        fail(f"no trigger named {name!r} in the configuration (known: {known})", USAGE)
 
 
 @app.command("list")
@@ -42,7 +42,7 @@ def list_(config: ConfigOption = None) -> None:
         return {name: await store.trigger_cursors(name) for name in cfg.triggers}
 
     found = with_store(cfg, cursors)
-    table = Table("name", "trigger", "every", "sends to", "push", "cursor")
+    rows = []
     for name, t in cfg.triggers.items():
         trigger = find(t.type)
         sends = [f"track from {t.track.source}"] if t.track else []
@@ -54,15 +54,21 @@ def list_(config: ConfigOption = None) -> None:
             cursor = next(iter(scopes.values())).at or "(no records yet)"
         else:
             cursor = f"{len(scopes)} listings"
-        table.add_row(
-            name + ("" if t.enabled else " (disabled)"),
-            trigger.title if trigger else t.type,
-            f"{t.interval():g} s",
-            ", ".join(sends),
-            "yes" if t.push else "no",
-            cursor,
+        rows.append(
+            (
+                name + ("" if t.enabled else " (disabled)"),
+                trigger.title if trigger else t.type,
+                f"{t.interval():g} s",
+                ", ".join(sends),
+                t.push,
+                cursor,
+            )
         )
-    out.print(table)
+    print_table(
+        ("name", "trigger", "every", "sends to", "push", "cursor"),
+        rows,
+        empty="no triggers in the configuration",
+    )
 
 
 @app.command()
@@ -101,7 +107,7 @@ def reset(
     cfg = load_config(config)
     _chosen(cfg, name)
     if since is not None and not is_iso(since):
-        fail("--since: must be an ISO-8601 time such as 2026-01-31T00:00:00Z")
+        fail("--since: must be an ISO-8601 time such as 2026-01-31T00:00:00Z", USAGE)
 
     async def go(store: Store) -> int:
         removed = await store.reset_trigger(name)
