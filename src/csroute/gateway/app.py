@@ -12,9 +12,13 @@ Statuses, and why (the official SDKs retry 429 and 5xx and drop the batch on oth
   batch broke a rule. The accepted ones are stored; the rejected ones would fail again on a
   retry, so a 4xx for the whole batch would only make the SDK drop the good events with them;
 * 400 malformed request, or every event of it rejected; 401 missing or unknown write key;
-  404 disabled source (or unknown path); 405 not POST; 413 too large; 415 content type or
-  encoding not supported; 503 the store could not commit: nothing is acknowledged, and the
-  SDK's retry is what we want.
+  403 an origin the source does not allow; 404 disabled source (or unknown path); 405 wrong
+  method; 413 too large; 415 encoding not supported; 503 the store could not commit: nothing
+  is acknowledged, and the SDK's retry is what we want.
+
+``Content-Type`` is never looked at: the body decides. Browser SDKs label JSON ``text/plain``
+(a "simple" request needs no preflight, and ``sendBeacon`` can send nothing else), and
+rudder-sdk-node labels its gzip body as a form; a body that is not the JSON expected is a 400.
 
 Error bodies name the field and the rule: ``{"error", "field", "rule", "code", "message"}``;
 ``code`` and ``message`` repeat ``rule`` and ``error`` because they are what the official SDKs
@@ -37,7 +41,6 @@ import msgspec
 from csroute.config import Limits, SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError
-from csroute.events.model import NewEvent
 from csroute.events.validate import accept_batch, accept_event
 from csroute.gateway.cors import OriginPolicy, response_headers
 from csroute.gateway.metrics import GatewayMetrics
@@ -69,17 +72,18 @@ _ROUTES: Final = {
     "/beacon/v1/batch": "",
     "/beacon/v1/batch/": "",
 }
+_POST: Final = ("POST",)
+_GET: Final = ("GET", "HEAD")
 # Paths that are not event ingestion: path -> (handler name, methods it takes)
 _SERVICES: Final = {
-    "/v1/m": ("sink", b"POST"),  # analytics-next's own metrics
-    "/rsaMetrics": ("sink", b"POST"),  # analytics-js v3's own metrics
-    "/pixel/v1/track": ("pixel", b"GET"),
-    "/pixel/v1/page": ("pixel", b"GET"),
-    "/sourceConfig": ("source_config", b"GET, HEAD"),
-    "/sourceConfig/": ("source_config", b"GET, HEAD"),
+    "/v1/m": ("sink", _POST),  # analytics-next's own metrics
+    "/rsaMetrics": ("sink", _POST),  # analytics-js v3's own metrics
+    "/pixel/v1/track": ("pixel", ("GET",)),
+    "/pixel/v1/page": ("pixel", ("GET",)),
+    "/sourceConfig": ("source_config", _GET),  # analytics-js v3's configUrl
+    "/sourceConfig/": ("source_config", _GET),
 }
-_SETTINGS: Final = ("/v1/projects/", "/settings")  # analytics-next's settings: prefix, suffix
-_SETTINGS_METHODS: Final = b"GET, HEAD"
+_SETTINGS: Final = ("/v1/projects/", "/settings")  # analytics-next's cdnURL: prefix, suffix
 # Paths under these prefixes are the gateway's: unknown ones are refused and counted here.
 _OWN_PREFIXES: Final = ("/v1/", "/beacon/", "/pixel/")
 _HOST: Final = re.compile(rb"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
@@ -147,11 +151,11 @@ class GatewayApp:
             elif method == "OPTIONS":
                 await self._preflight(scope, send)
             else:
-                await self._wrong_method(scope, send, b"POST")
+                await self._wrong_method(scope, send, _POST)
             return
         service = _SERVICES.get(path)
         if service is None and path.startswith(_SETTINGS[0]) and path.endswith(_SETTINGS[1]):
-            service = ("settings", _SETTINGS_METHODS)
+            service = ("settings", _GET)
         if service is None:
             if self._fallback is not None and not path.startswith(_OWN_PREFIXES):
                 await self._fallback(scope, receive, send)
@@ -162,7 +166,7 @@ class GatewayApp:
         name, methods = service
         if method == "OPTIONS":
             await self._preflight(scope, send)
-        elif method.encode() in methods.split(b", "):
+        elif method in methods:
             await self._services[name](scope, send)
         else:
             await self._wrong_method(scope, send, methods)
@@ -212,7 +216,10 @@ class GatewayApp:
                     self._origins.check(source.name, origin)
                 events = [accept_event(event, event_type, source.name, received_ms)]
                 rejected = _NONE_REJECTED
-            await self._append(events)
+            try:
+                await self._store.append(events)
+            except StoreUnavailable as e:
+                raise _unavailable(e, len(events)) from None
         except RequestError as e:
             self._refused(scope, "" if source is None else source.name, e)
             # uvicorn discards a body the app did not read, keeping the connection; closing
@@ -227,15 +234,6 @@ class GatewayApp:
             self._metrics.accepted(source.name, len(events))
         await _respond(send, 200, _accepted_body(len(events), rejected), cors)
 
-    async def _append(self, events: list[NewEvent]) -> None:
-        try:
-            await self._store.append(events)
-        except StoreUnavailable as e:
-            log.error("store unavailable: %d events refused with 503 (%s)", len(events), e)
-            raise RequestError(
-                503, "", "store_unavailable", "the event store cannot commit now, retry later"
-            ) from None
-
     async def _pixel(self, scope: Scope, send: Send) -> None:
         """``GET /pixel/v1/{track,page}``: one event from the query string; a GIF back."""
         received_ms = time.time_ns() // 1_000_000
@@ -248,7 +246,10 @@ class GatewayApp:
             source = self._source(write_key)
             event_type = scope["path"].rpartition("/")[2]
             new = accept_event(event, event_type, source.name, received_ms)
-            await self._append([new])
+            try:
+                await self._store.append([new])
+            except StoreUnavailable as e:
+                raise _unavailable(e, 1) from None
         except RequestError as e:
             self._refused(scope, "" if source is None else source.name, e)
             await _error(send, e, _NO_HEADERS)
@@ -279,9 +280,11 @@ class GatewayApp:
         headers = dict(scope["headers"])
         write_key = scope["path"][len(_SETTINGS[0]) : -len(_SETTINGS[1])]
         host = headers.get(b"host", b"")
-        if not _HOST.fullmatch(host):
-            host = b"%s:%d" % (scope["server"][0].encode(), scope["server"][1])
-        scheme = scope["scheme"]
+        if not _HOST.fullmatch(host):  # it is written into the answer: only a plain host[:port]
+            error = RequestError(400, "Host", "host", "the Host header is missing or invalid")
+            await self._refuse(scope, send, error, _cors(headers))
+            return
+        scheme = scope["scheme"]  # uvicorn takes X-Forwarded-Proto from a trusted proxy
         await self._sdk_config(
             scope,
             send,
@@ -319,10 +322,11 @@ class GatewayApp:
             return
         await _respond(send, 204, b"", answer)
 
-    async def _wrong_method(self, scope: Scope, send: Send, allowed: bytes) -> None:
+    async def _wrong_method(self, scope: Scope, send: Send, allowed: tuple[str, ...]) -> None:
         method = scope["method"]
         error = RequestError(405, "", "method", f"{method} is not allowed here")
-        headers = [*_cors(dict(scope["headers"])), (b"allow", allowed + b", OPTIONS")]
+        allow = ", ".join((*allowed, "OPTIONS")).encode()
+        headers = [*_cors(dict(scope["headers"])), (b"allow", allow)]
         await self._refuse(scope, send, error, headers)
 
     async def _refuse(
@@ -376,6 +380,13 @@ class GatewayApp:
         if self._metrics is not None and not error.rejected:  # those were counted per event
             self._metrics.rejected(source, error.rejection.rule, 1)
         self._refusals.refused(source, scope["path"], error)
+
+
+def _unavailable(error: StoreUnavailable, events: int) -> RequestError:
+    log.error("store unavailable: %d events refused with 503 (%s)", events, error)
+    return RequestError(
+        503, "", "store_unavailable", "the event store cannot commit now, retry later"
+    )
 
 
 def _cors(headers: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
