@@ -55,6 +55,9 @@ class Session:
 
     def check_requests(self, pipeline: Pipeline) -> None:
         """Only the page's origin and csroute were asked for anything; no error was logged."""
+        # Playwright's sync API dispatches the page's events only while one of its calls
+        # runs: a round trip to the page delivers every event the browser sent before it.
+        self.page.evaluate("0")
         origins = (pipeline.pages + "/", pipeline.csroute.url + "/")
         assert [u for u in self.requests if not u.startswith(origins)] == []
         assert any(u.startswith(pipeline.csroute.url) for u in self.requests)
@@ -62,6 +65,7 @@ class Session:
 
     def sent_to(self, pipeline: Pipeline) -> set[str]:
         """The csroute paths the page requested (preflights are not listed)."""
+        self.page.evaluate("0")  # see check_requests
         prefix = pipeline.csroute.url
         return {u[len(prefix) :].split("?")[0] for u in self.requests if u.startswith(prefix)}
 
