@@ -3,8 +3,9 @@
 The packages are the npm releases pinned in ``package-lock.json``, installed here with
 ``npm ci`` (``node_modules`` is not committed). Browsers are Debian's Chromium driven by
 Playwright for Python; pages are served from another origin than csroute, as in production.
-One browser, one Custify sandbox and one csroute process serve the whole session: each test
-uses its own user, and gets its own browser context (no storage shared between tests).
+One Custify sandbox and one csroute process serve the whole session, one browser each test
+module: each test uses its own user, and gets its own browser context (no storage shared
+between tests).
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def _chromium() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(npm_packages: Path) -> Iterator[Browser]:
+    """One browser per module: Playwright's sync API keeps an event loop marked running in
+    this thread while it is started, which would break every later test that runs one."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(_chromium()), args=CHROMIUM_ARGS)
         yield launched
