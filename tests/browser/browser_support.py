@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ class Pipeline:
     def stored(self, user: str) -> list[dict[str, Any]]:
         """The user's events in csroute's store, in order, as stored."""
         db = self.csroute.workdir / "data" / "events.db"
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             rows = conn.execute(
                 "SELECT payload FROM events WHERE user_key = ? ORDER BY seq", (user,)
             ).fetchall()
