@@ -16,6 +16,7 @@ from support.process import CsrouteProcess
 
 HERE = Path(__file__).parent
 WRITE_KEY = "wk_browser_7d41c0e2"
+SHOP_KEY = "wk_shop_3a90f7"  # a source that takes browser requests from `pages` only
 DEADLINE_S = 60  # for events to reach the store and the sandbox: generous, only a ceiling
 
 
@@ -24,6 +25,7 @@ class Pipeline:
     csroute: CsrouteProcess
     sandbox: str
     pages: str  # the origin serving the test pages: not csroute's
+    elsewhere: str  # another origin serving the same pages
 
     def stored(self, user: str) -> list[dict[str, Any]]:
         """The user's events in csroute's store, in order, as stored."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import HERE, WRITE_KEY, Pipeline
+from browser_support import HERE, SHOP_KEY, WRITE_KEY, Pipeline
 from playwright.sync_api import Browser, sync_playwright
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -85,9 +85,16 @@ def _static() -> Starlette:
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, npm_packages: Path) -> Iterator[Pipeline]:
     workdir = tmp_path_factory.mktemp("csroute")
-    with running(rate_limit=None) as sandbox, ServerThread(_static()) as pages:
+    with (
+        running(rate_limit=None) as sandbox,
+        ServerThread(_static()) as pages,
+        ServerThread(_static()) as elsewhere,
+    ):
         config = {
-            "sources": [{"name": "web", "write_key": WRITE_KEY}],
+            "sources": [
+                {"name": "web", "write_key": WRITE_KEY},
+                {"name": "shop", "write_key": SHOP_KEY, "allowed_origins": [pages.url]},
+            ],
             "destinations": [
                 {
                     "name": "custify",
@@ -106,6 +113,6 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory, npm_packages: Path) -> It
         }
         csroute = CsrouteProcess(workdir, config).start()
         try:
-            yield Pipeline(csroute, sandbox, pages.url)
+            yield Pipeline(csroute, sandbox, pages.url, elsewhere.url)
         finally:
             csroute.stop()

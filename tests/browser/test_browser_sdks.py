@@ -10,14 +10,18 @@ nothing is fetched from a vendor's CDN.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
-from browser_support import WRITE_KEY, Pipeline
+from browser_support import SHOP_KEY, WRITE_KEY, Pipeline
 from playwright.sync_api import Browser, Page
+
+from e2e.test_pipeline import wait_for
 
 # The calls, as a web app writes them; each SDK returns a promise for each call (Segment's
 # resolves once the event is handed to its delivery), awaited in order.
@@ -44,11 +48,24 @@ class Session:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
 
-    def open(self, pipeline: Pipeline, sdk: str, options: dict[str, Any]) -> None:
+    def open(
+        self,
+        pipeline: Pipeline,
+        sdk: str,
+        options: dict[str, Any],
+        write_key: str = WRITE_KEY,
+        origin: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         query = urlencode(
-            {"csroute": pipeline.csroute.url, "writeKey": WRITE_KEY, "options": json.dumps(options)}
+            {
+                "csroute": pipeline.csroute.url,
+                "writeKey": write_key,
+                "options": json.dumps(options),
+                "settings": json.dumps(settings or {}),
+            }
         )
-        self.page.goto(f"{pipeline.pages}/pages/{sdk}.html?{query}")
+        self.page.goto(f"{origin or pipeline.pages}/pages/{sdk}.html?{query}")
 
     def call(self, user: str) -> None:
         self.page.evaluate(CALLS, user)
@@ -150,3 +167,46 @@ def test_segment_keepalive_on_page_unload(pipeline: Pipeline, session: Session, 
 
 def segment_io(**settings: Any) -> dict[str, Any]:
     return {"integrations": {"Segment.io": settings}}
+
+
+def test_allowed_origins(pipeline: Pipeline, browser: Browser) -> None:
+    """A source with ``allowed_origins`` takes the SDK's events from a listed origin only.
+
+    From another origin the SDK cannot even fetch its settings; given them inline, it posts
+    the events, the preflight passes (another source allows any origin) and each event is
+    refused with 403 and counted: nothing is stored.
+    """
+    allowed, refused = f"user-{uuid.uuid4().hex[:10]}", f"user-{uuid.uuid4().hex[:10]}"
+    settings = httpx.get(f"{pipeline.csroute.url}/v1/projects/{SHOP_KEY}/settings").json()
+    before = cors_refusals(pipeline)
+    context = browser.new_context()
+    try:
+        session = Session(context.new_page())
+        session.open(pipeline, "segment", {}, write_key=SHOP_KEY)
+        session.call(allowed)
+        wait_for(lambda: {e["type"] for e in pipeline.stored(allowed)} == set(TYPES))
+        session.open(
+            pipeline,
+            "segment",
+            {},
+            write_key=SHOP_KEY,
+            origin=pipeline.elsewhere,
+            settings={"cdnSettings": settings},
+        )
+        # Not awaited: a refused event may be retried by the SDK before its call resolves.
+        session.page.evaluate(f"user => {{ ({CALLS})(user); }}", refused)
+        wait_for(lambda: cors_refusals(pipeline) >= before + len(TYPES))
+    finally:
+        context.close()
+    assert pipeline.stored(refused) == []
+
+
+TYPES = ("identify", "group", "track", "page")
+
+
+def cors_refusals(pipeline: Pipeline) -> float:
+    metrics = httpx.get(f"{pipeline.csroute.url}/metrics").text
+    found = re.search(
+        r'csroute_gateway_requests_refused_total\{reason="cors_origin"\} (\S+)', metrics
+    )
+    return float(found.group(1)) if found else 0.0
