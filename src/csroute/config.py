@@ -141,6 +141,9 @@ class SourceConfig(Struct):
     name: str
     write_key: str
     enabled: bool = True
+    allowed_origins: list[str] = []
+    """Browser origins (``https://app.example.com``) allowed to send with this write key; empty:
+    any origin, as Segment and RudderStack allow."""
 
 
 class DestinationConfig(Struct):

@@ -26,9 +26,13 @@ class GatewayMetrics(Protocol):
         key, ...) ``count`` is 1 and ``source`` is ``""`` when it is not known.
         """
 
+    def refused(self, reason: str) -> None:
+        """One request was answered with an error (any path, any method) for ``reason``."""
+
 
 class PrometheusGatewayMetrics:
-    """``csroute_gateway_events_accepted_total{source}``, ``..._rejected_total{source,reason}``.
+    """``csroute_gateway_events_accepted_total{source}``, ``..._rejected_total{source,reason}``,
+    ``csroute_gateway_requests_refused_total{reason}``.
 
     The counts are plain integers, turned into Prometheus samples only when scraped: a
     ``prometheus_client.Counter`` takes a lock and two calls per increment, a measurable share
@@ -38,6 +42,7 @@ class PrometheusGatewayMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self._accepted: dict[str, int] = {}
         self._rejected: dict[tuple[str, str], int] = {}
+        self._refused: dict[str, int] = {}
         registry.register(self)
 
     def accepted(self, source: str, count: int) -> None:
@@ -46,6 +51,9 @@ class PrometheusGatewayMetrics:
     def rejected(self, source: str, reason: str, count: int) -> None:
         key = (source, reason)
         self._rejected[key] = self._rejected.get(key, 0) + count
+
+    def refused(self, reason: str) -> None:
+        self._refused[reason] = self._refused.get(reason, 0) + 1
 
     def collect(self) -> Iterator[Metric]:
         accepted = CounterMetricFamily(
@@ -64,3 +72,11 @@ class PrometheusGatewayMetrics:
         for (source, reason), count in list(self._rejected.items()):
             rejected.add_metric([source, reason], count)
         yield rejected
+        refused = CounterMetricFamily(
+            "csroute_gateway_requests_refused",
+            "Requests answered with an error (unknown path, write key, CORS, body...), by rule.",
+            labels=["reason"],
+        )
+        for reason, count in list(self._refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
