@@ -44,8 +44,8 @@ from csroute.config import Limits, SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError, body_timeout
 from csroute.events.validate import accept_batch, accept_event
-from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.cors import OriginPolicy, response_headers
+from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.metrics import GatewayMetrics
 from csroute.gateway.pixel import GIF, pixel_event
 from csroute.gateway.refusals import Refusals
