@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "csroute.cli.sync:app",
         "Bulk sync of records from CSV, JSON Lines, JSON or Parquet files to Custify.",
     ),
+    "tail": (
+        "csroute.cli.tail:tail",
+        "Stream the live capture: every event received, and what each destination did with it.",
+    ),
     "transform": (
         "csroute.cli.transform:transform",
         "Transform events for a destination without sending anything.",

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import msgspec
 
+from csroute.capture.live import Capture
 from csroute.config import Limits, SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError
@@ -92,8 +93,10 @@ class GatewayApp:
         limits: Limits,
         metrics: GatewayMetrics | None = None,
         fallback: ASGIApp | None = None,
+        capture: Capture | None = None,
     ) -> None:
         self._store = store
+        self._capture = capture or Capture()
         self._limits = limits
         self._metrics = metrics
         self._fallback = fallback
@@ -183,6 +186,8 @@ class GatewayApp:
             return
         if self._metrics is not None:
             self._metrics.accepted(source.name, len(events))
+        if self._capture.watching:
+            self._capture.received(source.name, events)
         await _respond(send, 200, _accepted_body(len(events), rejected), cors)
 
     def _authenticate(self, authorization: bytes) -> SourceConfig:

@@ -7,6 +7,7 @@ httpx here: on this hot path it sends about 20x more requests per second (docs/d
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -24,6 +25,7 @@ class Attempt:
     body: bytes
     error: str  # empty on success
     retry_after_s: float | None = None
+    elapsed_s: float = 0.0  # from sending the request to having the whole response (or error)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +53,7 @@ async def send(
     session: aiohttp.ClientSession, request: Request, timeout: aiohttp.ClientTimeout
 ) -> Attempt:
     data = None if request.body is None else msgspec.json.encode(request.body)
+    started = time.monotonic()
     try:
         async with session.request(
             request.method,
@@ -64,8 +67,12 @@ async def send(
             status = response.status
             retry_after = response.headers.get("Retry-After")
     except TimeoutError:
-        return Attempt(None, b"", f"timed out after {timeout.total:g}s")
+        return Attempt(
+            None, b"", f"timed out after {timeout.total:g}s", None, time.monotonic() - started
+        )
     except aiohttp.ClientError as e:
-        return Attempt(None, b"", f"connection error: {type(e).__name__}: {e}".rstrip(": "))
+        error = f"connection error: {type(e).__name__}: {e}".rstrip(": ")
+        return Attempt(None, b"", error, None, time.monotonic() - started)
     error = "" if 200 <= status < 300 else f"HTTP {status}"
-    return Attempt(status, body[:MAX_KEPT_BODY], error, _retry_after(retry_after))
+    elapsed = time.monotonic() - started
+    return Attempt(status, body[:MAX_KEPT_BODY], error, _retry_after(retry_after), elapsed)
