@@ -88,6 +88,9 @@ class CaptureConfig(Struct):
     """Records kept per source and per destination, for a viewer that connects later."""
     sample_rate: float = 1.0
     """Share of users whose events are captured (all of a sampled user's events, in order)."""
+    max_per_s: float = 200.0
+    """Records a second kept per source and per destination, at most; the rest are skipped
+    (and counted), so watching a busy pipeline costs it little."""
     body_bytes: int = 2048
     """Characters of a destination's response body kept per record."""
     mask_fields: list[str] = []
@@ -397,6 +400,8 @@ def check(config: Config) -> list[str]:
         problems.append("capture.ring_size: must be at least 1")
     if not 0.0 < capture.sample_rate <= 1.0:
         problems.append("capture.sample_rate: must be more than 0 and at most 1")
+    if capture.max_per_s <= 0:
+        problems.append("capture.max_per_s: must be more than 0")
     if capture.body_bytes < 0:
         problems.append("capture.body_bytes: must not be negative")
     source_names: set[str] = set()

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import msgspec
+import pytest
 
 from csroute.capture.live import VIEWER_QUEUE, Capture, Filter
 from csroute.config import CaptureConfig
@@ -28,7 +29,7 @@ def new_event(user: str, **fields: Any) -> NewEvent:
 
 
 def test_ring_stays_bounded_under_a_flood_and_a_full_viewer_is_told_what_it_missed() -> None:
-    capture = Capture(CaptureConfig(ring_size=50))
+    capture = Capture(CaptureConfig(ring_size=50, max_per_s=1e9))
     with capture.watch(Filter()) as viewer:
         for n in range(VIEWER_QUEUE + 4000):
             capture.received("web", [new_event(f"u{n}")])
@@ -45,6 +46,27 @@ def test_ring_stays_bounded_under_a_flood_and_a_full_viewer_is_told_what_it_miss
     assert [r["user"] for r in got[:VIEWER_QUEUE]] == [f"u{n}" for n in range(VIEWER_QUEUE)]
     assert got[-1]["kind"] == "dropped" and got[-1]["count"] == 4000
     assert not capture.watching
+
+
+def test_records_a_second_are_bounded_and_skips_are_counted(monkeypatch: Any) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("csroute.capture.live.time.monotonic", lambda: clock[0])
+    capture = Capture(CaptureConfig(max_per_s=10))
+    with capture.watch(Filter()):
+        capture.received("web", [new_event(f"u{n}") for n in range(1000)])
+        assert len(capture.recent(Filter())) == 10  # the burst; the clock has not moved
+        clock[0] += 1.0
+        capture.received("web", [new_event("later")])
+    last = capture.recent(Filter())[-1]
+    assert (last["user"], last["skipped_before"]) == ("later", 990)
+
+
+def test_only_what_some_viewer_may_want_is_recorded() -> None:
+    capture = Capture()
+    with capture.watch(Filter(user="u1")) as viewer, capture.watch(Filter(type="identify")):
+        capture.received("web", [new_event(f"u{n}") for n in range(100)])
+        assert [r["user"] for r in capture.recent(Filter())] == ["u1"]
+        assert viewer.queue.qsize() == 1
 
 
 def test_filters_and_sampling_by_user() -> None:
@@ -78,7 +100,7 @@ def test_received_events_are_masked_before_capture() -> None:
 
 
 async def test_router_reports_each_outcome_with_masked_requests(
-    sqlite_store: SQLiteStore,
+    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Request 0 fails with 500 (retried); user "bad" is refused with 400 (dead-lettered).
     receiver = Receiver(
@@ -114,6 +136,9 @@ async def test_router_reports_each_outcome_with_masked_requests(
         500,
     )
     assert "HTTP 500" in first["reason"]
+    # the log says why the destination is paused, not only that it is
+    (paused,) = [r for r in caplog.records if r.getMessage().startswith("destination failing")]
+    assert paused.reason == first["reason"]  # type: ignore[attr-defined]
     assert (second["user"], second["outcome"], second["status"]) == ("good", "delivered", 200)
     assert second["attempt"] == 2 and second["latency_ms"] is not None
     assert second["requests"][0]["headers"]["Authorization"] == "Bearer ho…03"
@@ -128,7 +153,7 @@ async def test_a_slow_viewer_never_delays_delivery(sqlite_store: SQLiteStore) ->
     events = VIEWER_QUEUE + 500
     with ServerThread(receiver) as server:
         hook = {"name": "hook", "type": "webhook", "settings": {"url": server.url}}
-        config = make_config([hook], delivery={"batch_size": 100})
+        config = make_config([hook], delivery={"batch_size": 100}, capture={"max_per_s": 1_000_000})
         capture = Capture.for_config(config)
         router = Router(config, sqlite_store, Limiters(), capture=capture)
         barrier = asyncio.Event()

@@ -65,6 +65,17 @@ class Filter(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     event: str = ""
     outcome: str = ""
 
+    def may_want(self, source: str, destination: str, user: str, kind: str, outcome: str) -> bool:
+        """Whether a record of these could match: checked before building it, as all but the
+        event name are known without decoding the event."""
+        return (
+            (not self.source or source == self.source)
+            and (not self.destination or destination == self.destination)
+            and (not self.user or user == self.user)
+            and (not self.type or kind == self.type)
+            and (not self.outcome or outcome == self.outcome)
+        )
+
     def wants(self, record: Record) -> bool:
         return (
             (not self.source or record.get("source") == self.source)
@@ -103,8 +114,44 @@ class Viewer:
         return await self.queue.get()
 
 
+class _Budget:
+    """A token bucket: at most ``rate`` records a second (bursts of as many) for one ring."""
+
+    __slots__ = ("closed_until", "last", "rate", "skipped", "tokens")
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.last = time.monotonic()
+        self.closed_until = 0.0
+        """When the bucket is empty, the time its next token comes: the cheap test under a
+        flood, where nearly every event is turned away."""
+        self.skipped = 0
+        """Records skipped since the last one kept: that one says so."""
+
+    def available(self) -> bool:
+        """Whether a record may be kept now; if not, it is counted as skipped."""
+        now = time.monotonic()
+        if now < self.closed_until:
+            self.skipped += 1
+            return False
+        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            self.closed_until = now + (1.0 - self.tokens) / self.rate
+            self.skipped += 1
+            return False
+        return True
+
+
 class Capture:
-    """The process's live capture; ``watching`` is the one check the hot paths make."""
+    """The process's live capture; ``watching`` is the one check the hot paths make.
+
+    While somebody watches, an event is recorded only if some viewer's filter may want it, its
+    user is sampled, and its ring's budget (``capture.max_per_s``) allows: so the cost of
+    watching stays bounded under any load (the benchmark in docs/benchmarks.md), and a viewer
+    following one user costs next to nothing.
+    """
 
     def __init__(self, config: CaptureConfig | None = None, secrets: Sequence[str] = ()) -> None:
         self.config = config or CaptureConfig()
@@ -113,6 +160,7 @@ class Capture:
             tuple(s for s in secrets if s), frozenset(f.lower() for f in self.config.mask_fields)
         )
         self._rings: dict[tuple[str, str], deque[Record]] = {}
+        self._budgets: dict[tuple[str, str], _Budget] = {}
         self._viewers: set[Viewer] = set()
         self._threshold = round(self.config.sample_rate * _SAMPLE_SCALE)
 
@@ -131,9 +179,10 @@ class Capture:
 
     def received(self, source: str, events: Sequence[NewEvent]) -> None:
         """Events accepted (validated and committed) by the gateway."""
+        key = ("source", source)
         for event in events:
-            if self._sampled(event.user_key):
-                self._publish(("source", source), received_record(source, event, self._masker))
+            if self._admit(key, source, "", event.user_key, event.type, "received"):
+                self._publish(key, received_record(source, event, self._masker))
 
     def settled(
         self,
@@ -145,7 +194,11 @@ class Capture:
     ) -> None:
         """One event's outcome at a destination: delivered, retrying, rejected, filtered or
         dead-lettered, with the attempt that decided it (if a request was sent)."""
-        if not self.watching or not self._sampled(item.event.user_key):
+        event = item.event
+        key = ("destination", worker.name)
+        if not self.watching or not self._admit(
+            key, event.source, worker.name, event.user_key, event.type, outcome
+        ):
             return
         record = delivery_record(
             worker.name,
@@ -158,7 +211,7 @@ class Capture:
             self._masker,
             self.config.body_bytes,
         )
-        self._publish(("destination", worker.name), record)
+        self._publish(key, record)
 
     # -- what viewers use ----------------------------------------------------------------
 
@@ -180,16 +233,39 @@ class Capture:
 
     # -- inside ------------------------------------------------------------------------
 
-    def _sampled(self, user_key: str) -> bool:
-        """By user, so that a sampled user's events are all seen, at every step."""
-        if self._threshold >= _SAMPLE_SCALE:
-            return True
-        return zlib.crc32(user_key.encode()) % _SAMPLE_SCALE < self._threshold
+    def _admit(
+        self,
+        key: tuple[str, str],
+        source: str,
+        destination: str,
+        user: str,
+        kind: str,
+        outcome: str,
+    ) -> bool:
+        # The budget first: under a flood, it is what turns most events away, cheapest.
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = self._budgets[key] = _Budget(self.config.max_per_s)
+        if not budget.available():
+            return False
+        # Sampled by user, so that a sampled user's events are all seen, at every step.
+        sampled = self._threshold >= _SAMPLE_SCALE
+        if not sampled and zlib.crc32(user.encode()) % _SAMPLE_SCALE >= self._threshold:
+            return False
+        if not any(
+            v.filter.may_want(source, destination, user, kind, outcome) for v in self._viewers
+        ):
+            return False
+        budget.tokens -= 1.0
+        return True
 
-    def _publish(self, ring_key: tuple[str, str], record: Record) -> None:
-        ring = self._rings.get(ring_key)
+    def _publish(self, key: tuple[str, str], record: Record) -> None:
+        budget = self._budgets[key]
+        if budget.skipped:
+            record["skipped_before"], budget.skipped = budget.skipped, 0
+        ring = self._rings.get(key)
         if ring is None:
-            ring = self._rings[ring_key] = deque(maxlen=self.config.ring_size)
+            ring = self._rings[key] = deque(maxlen=self.config.ring_size)
         ring.append(record)
         for viewer in self._viewers:
             viewer.offer(record)

@@ -17,6 +17,7 @@ from csroute.capture.records import OUTCOMES
 
 KEEPALIVE_S = 15.0
 LIVE = b": live\n\n"
+BURST = 100
 _encode = msgspec.json.Encoder().encode
 
 
@@ -48,4 +49,8 @@ async def sse(capture: Capture, wants: Filter) -> AsyncIterator[bytes]:
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
-            yield b"data: %s\n\n" % _encode(record)
+            # What else is already queued goes in the same write: one send per burst.
+            chunk = [b"data: %s\n\n" % _encode(record)]
+            while len(chunk) < BURST and not viewer.queue.empty():
+                chunk.append(b"data: %s\n\n" % _encode(viewer.queue.get_nowait()))
+            yield b"".join(chunk)

@@ -124,4 +124,6 @@ def describe(record: dict[str, Any]) -> str:
         parts.append(f"{record['latency_ms']:g} ms")
     if record.get("reason"):
         parts.append(f"— {escape(record['reason'])}")
+    if record.get("skipped_before"):
+        parts.append(f"[dim]({record['skipped_before']} skipped before)[/]")
     return "  ".join(parts)

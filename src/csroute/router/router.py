@@ -143,6 +143,8 @@ class Router:
                 "filtered": stats.filtered,
                 "filtered_by_reason": dict(stats.filtered_by_reason),
                 "rejected_by_reason": dict(stats.rejected_by_reason),
+                "retrying_by_error": dict(stats.retrying_by_error),
+                "dead_by_error": dict(stats.dead_by_error),
                 "rejected": stats.rejected,
                 "dead": stats.dead,
                 "retrying": stats.retrying,

@@ -410,7 +410,11 @@ class DestinationWorker:
             self.breaker_until = now + min(self.policy.backoff_max_s, pause)
             log.warning(
                 "destination failing; pausing new deliveries",
-                extra={"destination": self.name, "seconds": round(self.breaker_until - now, 1)},
+                extra={
+                    "destination": self.name,
+                    "seconds": round(self.breaker_until - now, 1),
+                    "reason": outcome.retry[-1].error,
+                },
             )
         elif outcome.delivered:
             self._close_breaker()
