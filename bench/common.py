@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,3 +113,31 @@ def custify_sandbox(api_key: str, rate_limit: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+class Viewer:
+    """One unfiltered reader of /admin/stream, in a thread, counting the records it gets."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.records = 0
+        self._response = httpx.Client(timeout=httpx.Timeout(10.0, read=None)).send(
+            httpx.Request(
+                "GET", f"{url}/admin/stream", headers={"authorization": f"Bearer {token}"}
+            ),
+            stream=True,
+        )
+        lines = self._response.iter_lines()
+        assert next(lines) == ": live"
+        self._thread = threading.Thread(target=self._read, args=(lines,), daemon=True)
+        self._thread.start()
+
+    def _read(self, lines: Any) -> None:
+        try:
+            for line in lines:
+                if line.startswith("data: "):
+                    self.records += 1
+        except Exception:
+            return  # the server stopped
+
+    def stop(self) -> None:
+        self._response.close()

@@ -1,6 +1,7 @@
 """Ingestion throughput: csroute's gateway against a do-nothing ASGI app on the same stack.
 
     .venv/bin/python bench/gateway.py [--rounds 5] [--duration 5] [--connections 64]
+    .venv/bin/python bench/gateway.py --capture [--rounds 5] [--duration 5]
 
 csroute runs as the product does: ``csroute serve --role gateway`` with a configuration file
 (SQLite store, ``synchronous: full``: each 200 follows an fsync'ed group commit). The
@@ -17,6 +18,12 @@ The first two are compared in alternating rounds (do-nothing, csroute, do-nothin
 both servers up, and the ratio is that of the medians: on a shared machine the load of other
 tenants moves every figure by tens of percent within a minute, and alternating short rounds
 gives both servers the same conditions. The batch run is one run of ``--duration`` seconds.
+
+With ``--capture``, it measures instead what watching costs: two gateways, one with the live
+capture off (nobody watching) and one with a viewer reading ``/admin/stream`` unfiltered (in
+a thread of this process) the whole time, loaded with ``/v1/track`` in rounds of one run each,
+off first in even rounds and on first in odd ones (each after a 2 s warm-up of both);
+written to bench/results/gateway-capture-c<connections>.json.
 
 Prints a table and writes JSON to bench/results/gateway-c<connections>.json.
 """
@@ -38,7 +45,7 @@ from typing import Any
 
 import msgspec
 
-from common import ensure_wrk, free_port, machine, wrk_post_script
+from common import Viewer, ensure_wrk, free_port, machine, wrk_post_script
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_KEY = "wk_bench_3c7e1a9f"
@@ -97,6 +104,9 @@ async def serve_noop(port: int) -> None:
     await uvicorn.Server(config).serve()
 
 
+ADMIN_TOKEN = "bench-admin-token-0001"
+
+
 def gateway_config(directory: Path, name: str) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(
@@ -106,6 +116,7 @@ def gateway_config(directory: Path, name: str) -> Path:
                 "store": {"path": f"{name}.db", "synchronous": "full"},
                 "logging": {"level": "warning"},
                 "sources": [{"name": "bench", "write_key": WRITE_KEY}],
+                "admin": {"token": ADMIN_TOKEN},
             }
         )
     )
@@ -169,21 +180,53 @@ def count_events(db: Path) -> int:
         return n
 
 
+Runs = list[dict[str, Any]]
+
+
+def _alternate(
+    servers: tuple[Server, Server],
+    script: Path,
+    load: tuple[int, int, int],
+    second_db: Path | None = None,
+) -> tuple[Runs, Runs]:
+    """Both servers warmed up, then loaded in turn for ``rounds``; with ``second_db``, the
+    second's runs also count the events its log gained per second."""
+    rounds, duration, connections = load
+    first, second = servers
+    run_wrk(first.url, script, 2, connections)  # warm-up
+    run_wrk(second.url, script, 2, connections)
+    first_runs: Runs = []
+    second_runs: Runs = []
+    for _ in range(rounds):
+        first_runs.append(run_wrk(first.url, script, duration, connections))
+        before = count_events(second_db) if second_db is not None else 0
+        started = time.monotonic()
+        run = run_wrk(second.url, script, duration, connections)
+        if second_db is not None:
+            run["events_per_s"] = (count_events(second_db) - before) / (time.monotonic() - started)
+        second_runs.append(run)
+    return first_runs, second_runs
+
+
+def _setting(rounds: int, duration: int, connections: int) -> dict[str, Any]:
+    """What a result was measured on and with."""
+    return {
+        "machine": machine(),
+        "load_average_before": os.getloadavg()[0],
+        "rounds": rounds,
+        "duration_s": duration,
+        "connections": connections,
+    }
+
+
 def bench(rounds: int, duration: int, connections: int) -> dict[str, Any]:
     ensure_wrk()
     single = msgspec.json.encode(event(1))
     batch = msgspec.json.encode(
         {"batch": [event(i) for i in range(100)], "sentAt": "2026-11-22T10:00:01Z"}
     )
-    results: dict[str, Any] = {
-        "machine": machine(),
-        "load_average_before": os.getloadavg()[0],
-        "rounds": rounds,
-        "duration_s": duration,
-        "connections": connections,
-        "single_body_bytes": len(single),
-        "batch_body_bytes": len(batch),
-    }
+    results = _setting(rounds, duration, connections)
+    results |= {"single_body_bytes": len(single), "batch_body_bytes": len(batch)}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         single_lua = wrk_post_script(tmpdir, "/v1/track", single, WRITE_KEY)
@@ -191,20 +234,13 @@ def bench(rounds: int, duration: int, connections: int) -> dict[str, Any]:
 
         noop_server = Server("noop")
         single_server = Server("gateway", gateway_config(tmpdir, "single"))
-        noop_runs: list[dict[str, Any]] = []
-        single_runs: list[dict[str, Any]] = []
         try:
-            run_wrk(noop_server.url, single_lua, 2, connections)  # warm-up
-            run_wrk(single_server.url, single_lua, 2, connections)
-            for _ in range(rounds):
-                noop_runs.append(run_wrk(noop_server.url, single_lua, duration, connections))
-                before = count_events(tmpdir / "single.db")
-                started = time.monotonic()
-                run = run_wrk(single_server.url, single_lua, duration, connections)
-                run["events_per_s"] = (count_events(tmpdir / "single.db") - before) / (
-                    time.monotonic() - started
-                )
-                single_runs.append(run)
+            noop_runs, single_runs = _alternate(
+                (noop_server, single_server),
+                single_lua,
+                (rounds, duration, connections),
+                tmpdir / "single.db",
+            )
         finally:
             noop_server.stop()
             single_server.stop()
@@ -234,6 +270,72 @@ def bench(rounds: int, duration: int, connections: int) -> dict[str, Any]:
     return results
 
 
+def bench_capture(rounds: int, duration: int, connections: int) -> dict[str, Any]:
+    """/v1/track with the capture off vs on with one unfiltered viewer, alternating rounds."""
+    ensure_wrk()
+    single = msgspec.json.encode(event(1))
+    results = _setting(rounds, duration, connections)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        lua = wrk_post_script(tmpdir, "/v1/track", single, WRITE_KEY)
+        off = Server("gateway", gateway_config(tmpdir, "off"))
+        on = Server("gateway", gateway_config(tmpdir, "on"))
+        viewer = Viewer(on.url, ADMIN_TOKEN)
+        off_runs: Runs = []
+        on_runs: Runs = []
+        try:
+            for n in range(rounds):  # off first, then on first: neither has the later turn
+                if n % 2 == 0:
+                    off_run, on_run = _alternate((off, on), lua, (1, duration, connections))
+                else:
+                    on_run, off_run = _alternate((on, off), lua, (1, duration, connections))
+                off_runs += off_run
+                on_runs += on_run
+        finally:
+            viewer.stop()
+            off.stop()
+            on.stop()
+    results["off"] = _median_run(off_runs)
+    results["on"] = _median_run(on_runs)
+    results["records_seen"] = viewer.records
+    results["on_vs_off"] = results["on"]["requests_per_s"] / results["off"]["requests_per_s"]
+    # Each on round ran next to its off round, under the same neighbours' load.
+    ratios = sorted(
+        n["requests_per_s"] / f["requests_per_s"] for f, n in zip(off_runs, on_runs, strict=True)
+    )
+    results["round_ratios"] = ratios
+    results["median_round_ratio"] = ratios[len(ratios) // 2]
+    results["load_average_after"] = os.getloadavg()[0]
+    return results
+
+
+def _header(results: dict[str, Any], compared: str) -> None:
+    m = results["machine"]
+    print(
+        f"{m['cpus']} cores, {m['cpu']}, Python {m['python']}; wrk -t1 -c{results['connections']} "
+        f"-d{results['duration_s']}s; {compared}: median of {results['rounds']} alternating rounds"
+    )
+
+
+def _write(results: dict[str, Any], name: str) -> None:
+    out = ROOT / "bench" / "results" / f"{name}-c{results['connections']}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+def report_capture(results: dict[str, Any]) -> None:
+    _header(results, "/v1/track with capture off and on")
+    for label, key in (("capture off", "off"), ("capture on, 1 viewer", "on")):
+        r = results[key]
+        rounds = ", ".join(f"{x:,.0f}" for x in r["all_requests_per_s"])
+        print(f"{label:<24}{r['requests_per_s']:>10,.0f} req/s  p99 {r['p99']}  ({rounds})")
+    print(f"records the viewer got: {results['records_seen']:,}")
+    print(f"on / off, medians: {results['on_vs_off']:.3f}")
+    ratios = ", ".join(f"{r:.3f}" for r in results["round_ratios"])
+    print(f"on / off, round by round: {ratios}; median {results['median_round_ratio']:.3f}")
+
+
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run with the median requests/s, with every round's requests/s beside it."""
     ordered = sorted(runs, key=lambda r: r["requests_per_s"])
@@ -244,11 +346,7 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> None:
     m = results["machine"]
-    print(
-        f"{m['cpus']} cores, {m['cpu']}, Python {m['python']}; wrk -t1 -c{results['connections']} "
-        f"-d{results['duration_s']}s; do-nothing and /v1/track: median of {results['rounds']} "
-        "alternating rounds"
-    )
+    _header(results, "do-nothing and /v1/track")
     print(f"{'run':<28}{'req/s':>10}{'events/s':>12}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
     rows = (
         ("do-nothing ASGI", "noop"),
@@ -281,13 +379,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5, help="seconds per run")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--capture", action="store_true", help="capture off vs on, 1 viewer")
     args = parser.parse_args()
+    if args.capture:
+        results = bench_capture(args.rounds, args.duration, args.connections)
+        report_capture(results)
+        _write(results, "gateway-capture")
+        return
     results = bench(args.rounds, args.duration, args.connections)
     report(results)
-    out = ROOT / "bench" / "results" / f"gateway-c{args.connections}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"written to {out.relative_to(ROOT)}")
+    _write(results, "gateway")
 
 
 if __name__ == "__main__":

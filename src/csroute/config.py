@@ -89,6 +89,23 @@ class AdminConfig(Struct):
     """Bearer token for the admin API, at least 16 characters; the API is off without it."""
 
 
+class CaptureConfig(Struct):
+    """The live view of recent events (``csroute tail``, ``/admin/stream``): kept in memory,
+    and only while somebody watches."""
+
+    ring_size: int = 200
+    """Records kept per source and per destination, for a viewer that connects later."""
+    sample_rate: float = 1.0
+    """Share of users whose events are captured (all of a sampled user's events, in order)."""
+    max_per_s: float = 200.0
+    """Records a second kept per source and per destination, at most; the rest are skipped
+    (and counted), so watching a busy pipeline costs it little."""
+    body_bytes: int = 2048
+    """Characters of a destination's response body kept per record."""
+    mask_fields: list[str] = []
+    """Names of event fields (at any depth, e.g. ``email``) masked before capture."""
+
+
 class LoggingConfig(Struct):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -222,6 +239,7 @@ class Config(Struct):
     limits: Limits = msgspec.field(default_factory=Limits)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    capture: CaptureConfig = msgspec.field(default_factory=CaptureConfig)
     delivery: DeliveryPolicy = msgspec.field(default_factory=DeliveryPolicy)
     sources: list[SourceConfig] = []
     destinations: list[DestinationConfig] = []
@@ -391,6 +409,15 @@ def check(config: Config) -> list[str]:
     from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 
     problems: list[str] = []
+    capture = config.capture
+    if capture.ring_size < 1:
+        problems.append("capture.ring_size: must be at least 1")
+    if not 0.0 < capture.sample_rate <= 1.0:
+        problems.append("capture.sample_rate: must be more than 0 and at most 1")
+    if capture.max_per_s <= 0:
+        problems.append("capture.max_per_s: must be more than 0")
+    if capture.body_bytes < 0:
+        problems.append("capture.body_bytes: must not be negative")
     source_names: set[str] = set()
     keys: dict[str, str] = {}
     for i, s in enumerate(config.sources):

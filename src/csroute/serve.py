@@ -22,6 +22,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from csroute import files, logs
+from csroute.capture.live import Capture
 from csroute.config import Config
 from csroute.gateway.app import GatewayApp
 from csroute.gateway.metrics import PrometheusGatewayMetrics
@@ -133,14 +134,15 @@ async def serve(
             sock.close()
         raise
     store = await open_store(config)
-    router = Router(config, store) if role in ("all", "worker") else None
-    app: ASGIApp = create_ops_app(config, store, router)
+    capture = Capture.for_config(config)
+    router = Router(config, store, capture=capture) if role in ("all", "worker") else None
+    app: ASGIApp = create_ops_app(config, store, router, capture)
     triggers = Triggers(config, store) if role in ("all", "worker") else None
     if triggers is not None:
         app = PushApp(triggers, app)  # Custify's webhooks: /triggers/<name>/webhook
     if role in ("all", "gateway"):
         metrics = PrometheusGatewayMetrics()
-        app = GatewayApp(store, config.sources, config.limits, metrics, fallback=app)
+        app = GatewayApp(store, config.sources, config.limits, metrics, app, capture)
     server = _server(app, config.server.host, config.server.port)
     extra = [_server(a, config.server.host, port) for a, port in companions]
     for line in banner(config, role):

@@ -234,6 +234,18 @@ def test_dlq_list_show_replay_discard(dead_letters: Path) -> None:
     assert (report["dead"], report["retrying"]) == (0, 1)
 
 
+def test_status_table_says_why_events_are_dead(dead_letters: Path) -> None:
+    status = runner.invoke(app, ["status", "--config", str(dead_letters)])
+    assert status.exit_code == 0, status.output
+    assert "why" in status.output
+    assert "dead: HTTP 400: bad (1)" in status.output
+    assert "dead: HTTP 400: worse (1)" in status.output
+    report = msgspec.json.decode(
+        runner.invoke(app, ["status", "--json", "--config", str(dead_letters)]).output
+    )["hook"]
+    assert report["dead_by_error"] == {"HTTP 400: bad": 1, "HTTP 400: worse": 1}
+
+
 def test_dlq_tables_show_local_iso_times_and_empty_cells(tmp_path: Path) -> None:
     config = write_config(tmp_path)
 

@@ -641,6 +641,28 @@ async def test_prune_keeps_what_was_received_within_the_retention(store: Store) 
     assert (await store.read_new("fresh2", {"web"}, 10)).events == []
 
 
+async def test_retrying_and_dead_events_are_counted_by_error(store: Store) -> None:
+    a, b, c, d = await logged(store, [new("u1", 0), new("u2", 0), new("u3", 0), new("u4", 0)])
+    down = "HTTP 503: the API is down"
+    await store.record(
+        Round(
+            "d",
+            NOW,
+            cursor=d.seq,
+            retry=[
+                Retry(a.seq, "u1", 1, NOW + 60, NOW, down),
+                Retry(b.seq, "u2", 1, NOW + 60, NOW, down),
+                Retry(c.seq, "u3", 1, NOW + 60, NOW, "timed out after 10s"),
+            ],
+            dead=[DeadLetter(d.seq, "u4", 1, "HTTP 400: bad email", status=400)],
+        )
+    )
+    stats = await store.stats("d", {"web"})
+    assert list(stats.retrying_by_error.items()) == [(down, 2), ("timed out after 10s", 1)]
+    assert stats.dead_by_error == {"HTTP 400: bad email": 1}
+    assert (await store.stats("other", {"web"})).retrying_by_error == {}
+
+
 # -- Custify trigger cursors ------------------------------------------------------------------
 
 

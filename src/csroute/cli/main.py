@@ -37,11 +37,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": (
         "csroute.cli.status:status",
-        "Per destination: delivered, backlog, retrying, held, dead, filtered, rejected.",
+        "Per destination: delivered, backlog, retrying, held, dead, filtered, rejected, and why.",
     ),
     "sync": (
         "csroute.cli.sync:app",
         "Bulk sync of records from CSV, JSON Lines, JSON or Parquet files to Custify.",
+    ),
+    "tail": (
+        "csroute.cli.tail:tail",
+        "Stream the live capture: every event received, and what each destination did with it.",
     ),
     "triggers": (
         "csroute.cli.triggers:app",

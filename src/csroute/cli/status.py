@@ -19,7 +19,7 @@ def status(
     config: ConfigOption = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Per destination: delivered, backlog, retrying, held, dead, filtered, rejected."""
+    """Per destination: delivered, backlog, retrying, held, dead, filtered, rejected, and why."""
     cfg = load_config(config, needs=STORE_ONLY)
 
     async def collect(store: Store) -> dict[str, dict[str, Any]]:
@@ -32,6 +32,8 @@ def status(
                 **{c: getattr(stats, c) for c in COLUMNS},
                 "filtered_by_reason": dict(stats.filtered_by_reason),
                 "rejected_by_reason": dict(stats.rejected_by_reason),
+                "retrying_by_error": dict(stats.retrying_by_error),
+                "dead_by_error": dict(stats.dead_by_error),
             }
         return report
 
@@ -40,10 +42,31 @@ def status(
         out.print_json(msgspec.json.encode(report).decode())
         return
     print_table(
-        ("destination", "type", *COLUMNS),
+        ("destination", "type", *COLUMNS, "why"),
         (
-            (name if row["enabled"] else f"{name} (disabled)", row["type"], *map(row.get, COLUMNS))
+            (
+                name if row["enabled"] else f"{name} (disabled)",
+                row["type"],
+                *map(row.get, COLUMNS),
+                why(row),
+            )
             for name, row in report.items()
         ),
         empty="no destinations configured",
     )
+
+
+SHOWN_REASONS = 3
+"""Reasons per kind in the table; ``--json`` has them all."""
+
+
+def why(row: dict[str, Any]) -> str:
+    """The most common reasons events are retrying or dead, one a line: what an operator
+    needs to act on, beside the counts."""
+    lines = []
+    for kind in ("retrying", "dead"):
+        reasons = list(row[f"{kind}_by_error"].items())
+        lines += [f"{kind}: {error} ({n})" for error, n in reasons[:SHOWN_REASONS]]
+        if len(reasons) > SHOWN_REASONS:
+            lines.append(f"{kind}: {len(reasons) - SHOWN_REASONS} more reasons (--json)")
+    return "\n".join(lines)

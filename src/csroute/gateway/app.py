@@ -40,6 +40,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
+from csroute.capture.live import Capture
 from csroute.config import Limits, SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError, body_timeout
@@ -121,9 +122,11 @@ class GatewayApp:
         limits: Limits,
         metrics: GatewayMetrics | None = None,
         fallback: ASGIApp | None = None,
+        capture: Capture | None = None,
         refusals: Refusals | None = None,
     ) -> None:
         self._store = store
+        self._capture = capture or Capture()
         self._limits = limits
         self._metrics = metrics
         self._fallback = fallback
@@ -245,6 +248,8 @@ class GatewayApp:
             return
         if self._metrics is not None:
             self._metrics.accepted(source.name, len(events))
+        if self._capture.watching:
+            self._capture.received(source.name, events)
         await _respond(send, 200, _accepted_body(len(events), rejected), cors)
 
     async def _pixel(self, scope: Scope, send: Send) -> None:
@@ -269,6 +274,8 @@ class GatewayApp:
             return
         if self._metrics is not None:
             self._metrics.accepted(source.name, 1)
+        if self._capture.watching:
+            self._capture.received(source.name, [new])
         await _respond(send, 200, GIF, [_NO_STORE], _GIF)
 
     async def _sink(self, scope: Scope, send: Send) -> None:

@@ -1,8 +1,9 @@
 """The operations app: everything on csroute's port that is not ingestion.
 
 ``/health`` says the process is alive; ``/ready`` that the store can commit; ``/metrics`` is
-Prometheus text. ``/admin/...`` manages dead letters and shows delivery status, guarded by a
-bearer token, and does not exist at all unless a token is configured.
+Prometheus text. ``/admin/...`` manages dead letters, shows delivery status and streams the
+live capture (``/admin/stream``, server-sent events), guarded by a bearer token, and does not
+exist at all unless a token is configured.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from csroute.capture.live import Capture
+from csroute.capture.stream import parse_filter, sse
 from csroute.config import Config
 from csroute.events.errors import RequestError
 from csroute.ops.deadletters import all_ids, dead_letter_json
@@ -56,7 +59,9 @@ class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True):
     all: bool = False
 
 
-def create_ops_app(config: Config, store: Store, router: Router | None) -> Starlette:
+def create_ops_app(
+    config: Config, store: Store, router: Router | None, capture: Capture | None = None
+) -> Starlette:
     admin_token = config.admin.token
     body_timeout_s = config.limits.body_timeout_s
     scrub = scrubber(config_secrets(config))
@@ -144,6 +149,19 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
     async def openapi(_: Request) -> Response:
         return JSONResponse(description)
 
+    async def stream(request: Request) -> Response:
+        if capture is None:
+            return refusal(RequestError(404, "", "not_found", "this process captures nothing"))
+        try:
+            wants = parse_filter(dict(request.query_params))
+        except RequestError as e:
+            return refusal(e)
+        return StreamingResponse(
+            sse(capture, wants),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
     routes = [
         Route("/health", health),
         Route("/ready", ready),
@@ -158,6 +176,7 @@ def create_ops_app(config: Config, store: Store, router: Router | None) -> Starl
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
             Route("/admin/forget", admin(forget), methods=["POST"]),
+            Route("/admin/stream", admin(stream)),
         ]
     return Starlette(
         routes=routes,

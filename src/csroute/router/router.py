@@ -19,6 +19,7 @@ import uuid
 from functools import partial
 from typing import Any
 
+from csroute.capture.live import Capture
 from csroute.config import Config, DestinationConfig
 from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 from csroute.router import metrics
@@ -32,8 +33,15 @@ log = logging.getLogger("csroute.router")
 
 
 class Router:
-    def __init__(self, config: Config, store: Store, limiters: Limiters = LIMITERS) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        limiters: Limiters = LIMITERS,
+        capture: Capture | None = None,
+    ) -> None:
         self.config = config
+        self.capture = capture
         self.store = store
         self.limiters = limiters
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -73,6 +81,7 @@ class Router:
             store=self.store,
             limiters=self.limiters,
             partition=partition,
+            capture=self.capture,
         )
 
     def start(self) -> None:
@@ -134,6 +143,8 @@ class Router:
                 "filtered": stats.filtered,
                 "filtered_by_reason": dict(stats.filtered_by_reason),
                 "rejected_by_reason": dict(stats.rejected_by_reason),
+                "retrying_by_error": dict(stats.retrying_by_error),
+                "dead_by_error": dict(stats.dead_by_error),
                 "rejected": stats.rejected,
                 "dead": stats.dead,
                 "retrying": stats.retrying,

@@ -7,6 +7,7 @@ httpx here: on this hot path it sends about 20x more requests per second (docs/d
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import aiohttp
@@ -26,6 +27,7 @@ class Attempt:
     body: bytes
     error: str  # empty on success
     retry_after_s: float | None = None
+    elapsed_s: float = 0.0  # from sending the request to having the whole response (or error)
 
     @property
     def ok(self) -> bool:
@@ -59,6 +61,7 @@ async def send(
     (and of the request's credentials) here, before anything can store or print them: a
     receiver may echo the request's ``Authorization`` in its error body."""
     data = None if request.body is None else msgspec.json.encode(request.body)
+    started = time.monotonic()
     try:
         async with session.request(
             request.method,
@@ -72,12 +75,18 @@ async def send(
             status = response.status
             retry_after = response.headers.get("Retry-After")
     except TimeoutError:
-        return Attempt(None, b"", f"timed out after {timeout.total:g}s")
+        return Attempt(
+            None, b"", f"timed out after {timeout.total:g}s", None, time.monotonic() - started
+        )
     except aiohttp.ClientError as e:
         error = f"connection error: {type(e).__name__}: {e}".rstrip(": ")
-        return Attempt(None, b"", secrets.scrubber(request).text(error))
+        return Attempt(
+            None, b"", secrets.scrubber(request).text(error), None, time.monotonic() - started
+        )
     error = "" if 200 <= status < 300 else f"HTTP {status}"
-    return Attempt(status, _kept(body, secrets.scrubber(request)), error, _retry_after(retry_after))
+    elapsed = time.monotonic() - started
+    kept = _kept(body, secrets.scrubber(request))
+    return Attempt(status, kept, error, _retry_after(retry_after), elapsed)
 
 
 def _kept(body: bytes, scrub: Scrubber) -> bytes:

@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from csroute.capture.live import Capture
 from csroute.config import DeliveryPolicy
 from csroute.destinations.base import (
     Batching,
@@ -101,6 +102,7 @@ class DestinationWorker:
         store: Store,
         limiters: Limiters,
         partition: Partition = WHOLE,
+        capture: Capture | None = None,
     ) -> None:
         self.name = name
         self.partition = partition
@@ -110,6 +112,7 @@ class DestinationWorker:
         self.sources = tuple(sources)
         self.filter = event_filter
         self.store = store
+        self.capture = capture or Capture()
         self.session: aiohttp.ClientSession | None = None  # opened by run()
         self.delivery = effective_delivery(dtype.delivery(settings), policy)
         self.timeout = aiohttp.ClientTimeout(total=self.delivery.timeout_s)
@@ -231,12 +234,14 @@ class DestinationWorker:
         upto = self.forgotten.get(item.event.user_key)
         if upto is not None and seq <= upto:
             outcome.filtered.append((seq, FORGOTTEN))
+            self.capture.settled(self, item, "filtered", reason=FORGOTTEN)
             return
         try:
             event = msgspec.json.decode(item.event.payload)
             reason = self.filter.reason(event)
             if reason is not None:
                 outcome.filtered.append((seq, reason))
+                self.capture.settled(self, item, "filtered", reason=reason)
                 return
             traits = memory.see(item.event.user_key, event) if memory is not None else {}
             result = self.dtype.transform(event, self.settings, traits)
@@ -245,12 +250,15 @@ class DestinationWorker:
             outcome.dead.append(
                 DeadLetter(seq, item.event.user_key, item.attempts, f"transform failed: {e!r}")
             )
+            self.capture.settled(self, item, "dead-lettered", reason=f"transform failed: {e!r}")
             return
         if isinstance(result, Rejection):
             outcome.rejected.append((seq, result.message))
+            self.capture.settled(self, item, "rejected", reason=result.message)
             return
         if not result:  # nothing to send for this event: done
             outcome.delivered.append(seq)
+            self.capture.settled(self, item, "delivered", reason="nothing to send")
             return
         item.requests = result
         deliverable.append(item)
@@ -290,6 +298,7 @@ class DestinationWorker:
                 self._settle(item, attempt, [request], outcome, failed_users)
                 return
         outcome.delivered.append(item.event.seq)
+        self.capture.settled(self, item, "delivered", attempt)
 
     async def _deliver_batch(
         self, items: list[Item], outcome: Round, failed_users: set[str]
@@ -304,6 +313,7 @@ class DestinationWorker:
         for item in items:
             if attempt.ok:
                 outcome.delivered.append(item.event.seq)
+                self.capture.settled(self, item, "delivered", attempt)
             else:
                 self._settle(item, attempt, item.requests, outcome, failed_users)
 
@@ -344,6 +354,7 @@ class DestinationWorker:
         if retryable and not exhausted:
             next_at = now + self._backoff(attempts, attempt.retry_after_s)
             outcome.retry.append(Retry(seq, user, attempts, next_at, first_failed, error))
+            self.capture.settled(self, item, "retrying", attempt, error)
             failed_users.add(user)
             return
         if retryable:
@@ -352,6 +363,7 @@ class DestinationWorker:
         outcome.dead.append(
             DeadLetter(seq, user, attempts, error, shown, attempt.status, attempt.body)
         )
+        self.capture.settled(self, item, "dead-lettered", attempt, error)
         log.warning(
             "dead-lettered",
             extra={"destination": self.name, "seq": seq, "status": attempt.status, "reason": error},
@@ -398,7 +410,11 @@ class DestinationWorker:
             self.breaker_until = now + min(self.policy.backoff_max_s, pause)
             log.warning(
                 "destination failing; pausing new deliveries",
-                extra={"destination": self.name, "seconds": round(self.breaker_until - now, 1)},
+                extra={
+                    "destination": self.name,
+                    "seconds": round(self.breaker_until - now, 1),
+                    "reason": outcome.retry[-1].error,
+                },
             )
         elif outcome.delivered:
             self._close_breaker()

@@ -180,6 +180,10 @@ class DestinationStats:
     backlog: int  # new events after the cursor, not yet taken
     filtered_by_reason: Mapping[str, int] = field(default_factory=dict)
     rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
+    retrying_by_error: Mapping[str, int] = field(default_factory=dict)
+    """Why the retrying events failed last (the error text, as in the logs), most common first."""
+    dead_by_error: Mapping[str, int] = field(default_factory=dict)
+    """Why the dead letters were given up on, most common first."""
 
 
 class Store(ABC):

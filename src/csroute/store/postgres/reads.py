@@ -211,6 +211,18 @@ async def stats(conn: Conn, destination: str, sources: Collection[str]) -> Desti
         "SELECT count(*) FROM pending WHERE destination = %s AND next_at IS NOT NULL",
         (destination,),
     )
+    retrying_by_error = await _by_error(
+        conn,
+        "SELECT coalesce(error, ''), count(*) FROM pending"
+        " WHERE destination = %s AND next_at IS NOT NULL GROUP BY 1 ORDER BY 2 DESC",
+        destination,
+    )
+    dead_by_error = await _by_error(
+        conn,
+        "SELECT error, count(*) FROM dead_letters WHERE destination = %s"
+        " GROUP BY error ORDER BY 2 DESC",
+        destination,
+    )
     names = sorted(set(sources))
     backlog = 0
     for k, n in await partitions(conn, destination):
@@ -226,8 +238,15 @@ async def stats(conn: Conn, destination: str, sources: Collection[str]) -> Desti
         backlog=backlog,
         filtered_by_reason=by_reason["filtered"],
         rejected_by_reason=by_reason["rejected"],
+        retrying_by_error=retrying_by_error,
+        dead_by_error=dead_by_error,
         **totals,
     )
+
+
+async def _by_error(conn: Conn, query: str, destination: str) -> dict[str, int]:
+    cur = await conn.execute(query.encode(), (destination,))
+    return {error: int(n) for error, n in await cur.fetchall()}
 
 
 async def forgotten(conn: Conn, destination: str) -> dict[str, int]:

@@ -154,6 +154,20 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         " WHERE destination = ? AND next_at IS NOT NULL",
         (destination,),
     ).fetchone()
+    retrying_by_error = dict(
+        conn.execute(
+            "SELECT coalesce(error, ''), count(*) FROM pending INDEXED BY pending_heads"
+            " WHERE destination = ? AND next_at IS NOT NULL GROUP BY 1 ORDER BY 2 DESC",
+            (destination,),
+        ).fetchall()
+    )
+    dead_by_error = dict(
+        conn.execute(
+            "SELECT error, count(*) FROM dead_letters WHERE destination = ?"
+            " GROUP BY error ORDER BY 2 DESC",
+            (destination,),
+        ).fetchall()
+    )
     after = cursor(conn, destination)
     backlog = sum(
         conn.execute(
@@ -168,6 +182,8 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         backlog=backlog,
         filtered_by_reason=by_reason["filtered"],
         rejected_by_reason=by_reason["rejected"],
+        retrying_by_error=retrying_by_error,
+        dead_by_error=dead_by_error,
         **totals,
     )
 
