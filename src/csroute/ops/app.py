@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from csroute.capture.live import Capture
+from csroute.capture.live import Capture, Filter
 from csroute.capture.stream import parse_filter, sse
 from csroute.config import Config
 from csroute.events.errors import RequestError
@@ -176,7 +176,7 @@ def create_ops_app(
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
             Route("/admin/forget", admin(forget), methods=["POST"]),
-            Route("/admin/stream", admin(stream)),
+            Route("/admin/stream", admin(stream, Filter.__struct_fields__)),
         ]
     return Starlette(
         routes=routes,
