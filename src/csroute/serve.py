@@ -139,7 +139,9 @@ async def serve(
     app: ASGIApp = create_ops_app(config, store, router, capture)
     triggers = Triggers(config, store) if role in ("all", "worker") else None
     if triggers is not None:
-        app = PushApp(triggers, app)  # Custify's webhooks: /triggers/<name>/webhook
+        app = PushApp(
+            triggers, app, config.limits.body_timeout_s
+        )  # Custify's webhooks: /triggers/<name>/webhook
     if role in ("all", "gateway"):
         metrics = PrometheusGatewayMetrics()
         app = GatewayApp(store, config.sources, config.limits, metrics, app, capture)

@@ -49,7 +49,7 @@ class Endpoint:
 async def start(sandbox: Sandbox, sqlite_store: Store) -> AsyncIterator[Start]:
     started: list[tuple[Triggers, Any, asyncio.Task[None]]] = []
 
-    async def go(key: str, **settings: Any) -> Endpoint:
+    async def go(key: str, body_timeout_s: float = 30.0, **settings: Any) -> Endpoint:
         trigger = {"type": key, "push": {"secret": SECRET}, **settings}
         trigger.setdefault("track", {"source": "custify"})
         document = {
@@ -59,7 +59,7 @@ async def start(sandbox: Sandbox, sqlite_store: Store) -> AsyncIterator[Start]:
         }
         triggers = Triggers(parse(yaml.safe_dump(document)), sqlite_store)
         port = free_port()
-        server = _server(PushApp(triggers, not_found), "127.0.0.1", port)
+        server = _server(PushApp(triggers, not_found, body_timeout_s), "127.0.0.1", port)
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.01)
@@ -163,10 +163,11 @@ async def test_a_forged_or_missing_signature_is_refused_and_counted(
         )
         unsigned = await client.post(endpoint.hook, content=body)
 
-    assert forged.status_code == 401
-    assert "signature does not match" in forged.json()["error"]
-    assert unsigned.status_code == 401
-    assert "missing signature header X-Custify-Signature" in unsigned.json()["error"]
+    for answer, why in ((forged, "does not match"), (unsigned, "missing signature header")):
+        assert answer.status_code == 401
+        assert answer.json()["field"] == "X-Custify-Signature"
+        assert answer.json()["rule"] == "signature"
+        assert why in answer.json()["error"]
     assert (counted("bad_signature"), counted("missing_signature")) == (bad + 1, missing + 1)
     assert SECRET not in forged.text + unsigned.text
     assert await tracked(sqlite_store) == []
@@ -232,7 +233,7 @@ async def test_another_event_or_a_malformed_body_is_not_handed_on(
 ) -> None:
     endpoint = await start("note_created")
     other = json.dumps({"event": "note.updated", "data": {"id": "n1"}}).encode()
-    broken = b"[1, 2"
+    broken = b'{"event": '
     no_stamp = json.dumps({"event": "note.created", "data": {"id": "n1"}}).encode()
 
     async with httpx.AsyncClient() as client:
@@ -246,6 +247,37 @@ async def test_another_event_or_a_malformed_body_is_not_handed_on(
 
     assert [a.status_code for a in answers] == [200, 400, 400]
     assert "ignored" in answers[0].json()
-    assert answers[2].json() == {"error": "data: must be a record with id and created_at"}
+    assert (answers[1].json()["field"], answers[1].json()["rule"]) == ("", "json")
+    assert answers[2].json() == {
+        "error": "data must be a record with id and created_at",
+        "field": "data",
+        "rule": "record",
+    }
     assert unknown.status_code == 404
+    assert (unknown.json()["field"], unknown.json()["rule"]) == ("name", "not_found")
+    assert await tracked(sqlite_store) == []
+
+
+async def test_a_wrong_method_a_huge_body_or_one_that_never_completes_is_refused(
+    sandbox: Sandbox, sqlite_store: Store, start: Start
+) -> None:
+    endpoint = await start("note_created", body_timeout_s=0.2)
+    async with httpx.AsyncClient() as client:
+        get = await client.get(endpoint.hook)
+        huge = await client.post(endpoint.hook, content=b"x" * (1024 * 1024 + 1))
+
+    assert get.status_code == 405 and get.headers["allow"] == "POST"
+    assert (get.json()["field"], get.json()["rule"]) == ("", "method")
+    assert huge.status_code == 413
+    assert (huge.json()["field"], huge.json()["rule"]) == ("", "max_body_bytes")
+
+    port = int(endpoint.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /triggers/hook/webhook HTTP/1.1\r\nHost: x\r\n")
+    writer.write(b'Content-Length: 100\r\n\r\n{"event":')  # promises 100 bytes, sends 9
+    response = await reader.read()  # until the server closes the connection
+    writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["rule"] == "body_timeout"
     assert await tracked(sqlite_store) == []

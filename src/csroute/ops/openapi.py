@@ -1,4 +1,5 @@
-"""The OpenAPI description of csroute's HTTP APIs: ingestion (``/v1/*``), operations and admin.
+"""The OpenAPI description of csroute's HTTP APIs: ingestion (``/v1/*``, the browser SDKs'
+paths), operations, admin, and the triggers' push endpoint.
 
 This module is the one source: ``GET /openapi.json`` serves it, ``docs/openapi.json`` is
 written from it (``python scripts/openapi.py``; a test checks the copy is current), and a
@@ -16,10 +17,18 @@ import json
 from typing import Any, Final
 
 from csroute.events.model import EVENT_TYPES
+from csroute.gateway.cors import MAX_REQUEST_HEADERS
 from csroute.ops.params import MAX_BODY, MAX_ID, MAX_IDS, MAX_NAME, MAX_PAGE, NO_NUL
+from csroute.triggers.settings import SIGNATURE_HEADER
 
 _REF = "#/components/schemas/"
 _JSON = "application/json"
+_WRITE_KEY_ANYWHERE: Final[list[dict[str, list[str]]]] = [
+    {"writeKey": []},
+    {"writeKeyQuery": []},
+    {},
+]
+"""An event's write key: Basic auth, ``?writeKey=``, or ``writeKey`` in the body."""
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -58,11 +67,34 @@ _INGESTION_ERRORS: Final = {
     400: "Malformed body, or the event (every event of a batch) broke a rule; `field` and "
     "`rule` say which.",
     401: "No write key, or an unknown one.",
+    403: "The request's `Origin` is not in the source's `allowed_origins` (rule `cors_origin`).",
     404: "The write key's source is disabled.",
     408: "The body did not arrive within `limits.body_timeout_s`; the connection is closed.",
     413: "A size limit (`max_request_bytes`, `max_event_bytes`, `max_batch_events`).",
-    415: "Unsupported `Content-Type` or `Content-Encoding`.",
+    415: "Unsupported `Content-Encoding` (gzip or none); `Content-Type` is never checked.",
     503: "The store could not commit; nothing was stored: retry.",
+}
+
+_PIXEL_ERRORS: Final = {
+    400: "The event broke a rule, or the query string is not UTF-8 or nested too deeply.",
+    401: "No `writeKey`, or an unknown one.",
+    404: "The write key's source is disabled.",
+    413: "The query string exceeds `max_event_bytes`.",
+    503: "The store could not commit; nothing was stored.",
+}
+
+_SDK_CONFIG_ERRORS: Final = {
+    401: "No write key, or an unknown one.",
+    403: "The request's `Origin` is not in the source's `allowed_origins`.",
+    404: "The write key's source is disabled.",
+}
+
+_PUSH_ERRORS: Final = {
+    400: "The body is not a JSON object (`json`, `utf8`, `type`), or its record has no `id` or "
+    "no timestamp (`record`).",
+    401: "The signature is missing or does not match the body (rule `signature`).",
+    404: "No trigger of that name receives pushes (rule `not_found`).",
+    503: "An output failed; nothing was handed on: retry (rule `hand_on`).",
 }
 
 _ADMIN_ERRORS: Final = {
@@ -86,21 +118,24 @@ def _single(kind: str) -> dict[str, Any]:
     return schema
 
 
-def _ingestion(kind: str) -> dict[str, Any]:
+def _ingestion(kind: str, operation_id: str, by: str = "") -> dict[str, Any]:
+    """``POST`` of ``kind`` (an event type, ``batch`` or ``import``); ``by``: which SDK uses
+    this path rather than the long one."""
     batch = kind in ("batch", "import")
     what = "a batch of events" if batch else f"one {kind} event"
     return {
         "post": {
-            "operationId": f"ingest_{kind}",
+            "operationId": operation_id,
             "tags": ["ingestion"],
-            "summary": f"Ingest {what}",
+            "summary": f"Ingest {what}" + (f" ({by})" if by else ""),
             "description": (
                 "Answered only after the events are durably stored. The write key is the "
-                "HTTP Basic username, or `writeKey` in the body. The user is `userId`, else "
-                "`anonymousId`: one of them must be a non-empty string or a number. "
-                "See docs/ingestion.md for every rule and limit."
+                "HTTP Basic username, `writeKey` in the query string, or `writeKey` in the "
+                "body. The user is `userId`, else `anonymousId`: one of them must be a "
+                "non-empty string or a number. `Content-Type` is not checked: the body must "
+                "be JSON whatever its label. See docs/ingestion.md for every rule and limit."
             ),
-            "security": [{"writeKey": []}, {}],
+            "security": _WRITE_KEY_ANYWHERE,
             "requestBody": {
                 "required": True,
                 "content": {_JSON: {"schema": _ref("Batch") if batch else _single(kind)}},
@@ -111,7 +146,97 @@ def _ingestion(kind: str) -> dict[str, Any]:
                 ),
                 **_errors(_INGESTION_ERRORS),
             },
-        }
+        },
+        "options": _preflight(operation_id),
+    }
+
+
+def _preflight(operation_id: str) -> dict[str, Any]:
+    """The CORS preflight browsers send before a request to a gateway path."""
+    return {
+        "operationId": f"preflight_{operation_id}",
+        "tags": ["browser"],
+        "summary": "CORS preflight",
+        "description": "Passes when any enabled source takes the `Origin` (none listed: any).",
+        "parameters": [
+            {"name": "Origin", "in": "header", "schema": {"type": "string"}},
+            {
+                "name": "Access-Control-Request-Headers",
+                "in": "header",
+                "schema": {"type": "string", "maxLength": MAX_REQUEST_HEADERS},
+            },
+        ],
+        "responses": {
+            "204": {"description": "Allowed: the `Access-Control-Allow-*` headers."},
+            **_errors(
+                {
+                    400: "`Access-Control-Request-Headers` is too long (rule `cors_headers`).",
+                    403: "No enabled source takes this `Origin` (rule `cors_origin`).",
+                }
+            ),
+        },
+    }
+
+
+def _pixel(kind: str) -> dict[str, Any]:
+    """``GET /pixel/v1/<kind>``: an event in the query string, for where no script runs."""
+    named = {"track": "event", "page": "name"}[kind]
+    return {
+        "get": {
+            "operationId": f"pixel_{kind}",
+            "tags": ["browser"],
+            "summary": f"Ingest one {kind} event from the query string (an image request)",
+            "description": (
+                "Each parameter sets the field its dotted name points to "
+                "(`properties.plan=pro` sets `properties.plan`); values are strings, "
+                "`channel` defaults to `web`. The event then follows the rules of "
+                f"`POST /v1/{kind}`. Errors are JSON, as elsewhere."
+            ),
+            "security": [{"writeKeyQuery": []}],
+            "parameters": [
+                {"name": name, "in": "query", "schema": {"type": "string"}}
+                for name in ("userId", "anonymousId", named)
+            ],
+            "responses": {
+                "200": {
+                    "description": "Stored: a 1x1 transparent GIF.",
+                    "content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                **_errors(_PIXEL_ERRORS),
+            },
+        },
+        "options": _preflight(f"pixel_{kind}"),
+    }
+
+
+def _sdk_config(operation_id: str, summary: str, **more: Any) -> dict[str, Any]:
+    """A browser SDK's settings, built from the write key's source (``HEAD`` works too)."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "tags": ["browser"],
+            "summary": summary,
+            "description": "No destinations (csroute delivers server-side), SDK metrics off.",
+            **more,
+            "responses": {
+                "200": _json({"type": "object"}, "The settings."),
+                **_errors(_SDK_CONFIG_ERRORS),
+            },
+        },
+        "options": _preflight(operation_id),
+    }
+
+
+def _sink(operation_id: str, sdk: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": operation_id,
+            "tags": ["browser"],
+            "summary": f"{sdk}'s reports about itself: answered, never stored",
+            "requestBody": {"content": {_JSON: {"schema": {}}}},
+            "responses": {"200": _json(_SUCCESS, "Ignored.")},
+        },
+        "options": _preflight(operation_id),
     }
 
 
@@ -258,13 +383,36 @@ _SCHEMAS: Final = {
 }
 
 _STATUS: Final = {"type": "object", "required": ["status"], "properties": {"status": {}}}
+_SUCCESS: Final = {"type": "object", "required": ["success"], "properties": {"success": {}}}
 
 
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document, as served at ``/openapi.json``."""
-    paths: dict[str, Any] = {
-        f"/v1/{kind}": _ingestion(kind) for kind in (*sorted(EVENT_TYPES), "batch", "import")
-    }
+    paths: dict[str, Any] = {}
+    for kind in (*sorted(EVENT_TYPES), "batch", "import"):
+        paths[f"/v1/{kind}"] = _ingestion(kind, f"ingest_{kind}")
+    short = "@segment/analytics-next's short path"
+    for kind in (*sorted(EVENT_TYPES), "batch"):
+        paths[f"/v1/{kind[0]}"] = _ingestion(kind, f"ingest_{kind}_short", short)
+    paths["/beacon/v1/batch"] = _ingestion(
+        "batch", "ingest_beacon", "@rudderstack/analytics-js with `useBeacon`: `?writeKey=`"
+    )
+    paths["/pixel/v1/track"] = _pixel("track")
+    paths["/pixel/v1/page"] = _pixel("page")
+    paths["/sourceConfig/"] = _sdk_config(
+        "rudderstack_source_config",
+        "@rudderstack/analytics-js v3's `configUrl`",
+        security=[{"writeKey": []}, {"writeKeyQuery": []}],
+    )
+    paths["/v1/projects/{writeKey}/settings"] = _sdk_config(
+        "segment_settings",
+        "@segment/analytics-next's `cdnURL`",
+        parameters=[
+            {"name": "writeKey", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+    )
+    paths["/v1/m"] = _sink("sdk_metrics_segment", "@segment/analytics-next")
+    paths["/rsaMetrics"] = _sink("sdk_metrics_rudderstack", "@rudderstack/analytics-js")
     paths["/health"] = {
         "get": {
             "operationId": "health",
@@ -370,9 +518,10 @@ def document() -> dict[str, Any]:
         {"type": "array", "items": _ref("Forgotten")}, "A destination's deletion failed."
     )
     paths["/admin/forget"] = {"post": forget}
+    paths["/triggers/{name}/webhook"] = {"post": _push()}
     for operations in paths.values():
         for operation in operations.values():
-            if operation.get("requestBody") is not None and operation["tags"] == ["admin"]:
+            if operation["tags"] in (["admin"], ["triggers"]) and "requestBody" in operation:
                 operation["responses"]["408"] = _json(_ref("Error"), "The body came too slowly.")
                 operation["responses"]["413"] = _json(
                     _ref("Error"), f"The body exceeds {MAX_BODY} bytes."
@@ -395,8 +544,44 @@ def document() -> dict[str, Any]:
                     "scheme": "basic",
                     "description": "The source's write key as the username, no password.",
                 },
+                "writeKeyQuery": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "writeKey",
+                    "description": "The source's write key in the query string (what "
+                    "RudderStack's beacon and pixel requests carry).",
+                },
                 "adminToken": {"type": "http", "scheme": "bearer"},
+                "custifySignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": SIGNATURE_HEADER,
+                    "description": "HMAC-SHA256 of the raw body under the trigger's "
+                    "`push.secret`, in hex, with or without `sha256=`. The header's name is "
+                    "the trigger's `push.signature_header`.",
+                },
             },
+        },
+    }
+
+
+def _push() -> dict[str, Any]:
+    """Custify's outgoing webhooks, one endpoint per trigger with a ``push:`` section."""
+    return {
+        "operationId": "trigger_webhook",
+        "tags": ["triggers"],
+        "summary": "A record Custify pushes to the trigger `name` (see docs/triggers.md)",
+        "security": [{"custifySignature": []}],
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": True, "content": {_JSON: {"schema": {"type": "object"}}}},
+        "responses": {
+            "200": _json(
+                {"type": "object", "description": "`accepted`, `duplicate` or `ignored`."},
+                "Handed on, absorbed as a duplicate, or another event (ignored).",
+            ),
+            **_errors(_PUSH_ERRORS),
         },
     }
 

@@ -107,9 +107,9 @@ def path_id(value: int) -> int:
     return value
 
 
-async def decode_body(request: Request, kind: type[T], timeout_s: float) -> T:
-    """The JSON body as ``kind``; a 400 naming the offending field when it is not one, a 408
-    when it does not arrive within ``timeout_s``."""
+async def read_body(request: Request, timeout_s: float) -> bytes:
+    """The body's bytes; a 413 past ``MAX_BODY``, a 408 when it does not arrive within
+    ``timeout_s``."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -123,7 +123,16 @@ async def decode_body(request: Request, kind: type[T], timeout_s: float) -> T:
                 chunks.append(chunk)
     except TimeoutError:
         raise body_timeout(timeout_s) from None
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def decode_body(request: Request, kind: type[T], timeout_s: float) -> T:
+    """The JSON body as ``kind`` (see ``read_body`` and ``decode``)."""
+    return decode(await read_body(request, timeout_s), kind)
+
+
+def decode(body: bytes, kind: type[T]) -> T:
+    """``body`` as ``kind``; a 400 naming the offending field when it is not one."""
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as e:

@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import msgspec
-
 from csroute.config import Config
 from csroute.custify.client import AsyncCustify
 from csroute.custify.client.connection import Connection, resolve
 from csroute.destinations.base import RateLimit
+from csroute.events.errors import RequestError
+from csroute.ops.params import decode
 from csroute.router.ratelimit import LIMITERS, Limiters
 from csroute.store.base import Store
 from csroute.triggers import metrics
@@ -206,45 +206,50 @@ class Triggers:
 
     # -- push ---------------------------------------------------------------------------
 
-    async def receive(
-        self, name: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[int, dict[str, Any]]:
-        """One outgoing-webhook delivery from Custify: (HTTP status, JSON answer)."""
+    async def receive(self, name: str, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        """One outgoing-webhook delivery from Custify: the JSON answer, or a ``RequestError``
+        naming the field and the rule it broke."""
         running = self.running.get(name)
         if running is None or running.config.push is None:
-            return 404, {"error": f"no trigger named {name!r} receives Custify webhooks"}
+            raise RequestError(
+                404, "name", "not_found", f"no trigger named {name!r} receives Custify webhooks"
+            )
         push, trigger = running.config.push, running.trigger
-        given = headers.get(push.signature_header)
+        header = push.signature_header
+        given = headers.get(header)
         if not given:
             metrics.WEBHOOKS.labels(name, "missing_signature").inc()
-            return 401, {"error": f"missing signature header {push.signature_header}"}
+            raise RequestError(401, header, "signature", f"missing signature header {header}")
         if not signed(push.secret, body, given):
             metrics.WEBHOOKS.labels(name, "bad_signature").inc()
-            return 401, {"error": f"{push.signature_header}: signature does not match the body"}
+            raise RequestError(401, header, "signature", "the signature does not match the body")
         try:
-            envelope = msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            envelope = None
-        if not isinstance(envelope, dict):
+            envelope = decode(body, dict[str, Any])
+        except RequestError:
             metrics.WEBHOOKS.labels(name, "invalid").inc()
-            return 400, {"error": "body: must be a JSON object"}
+            raise
         event = at_path(envelope, push.event_field)
         wanted = push.events or [f"{trigger.resource.push}.{trigger.kind}"]
         if event not in wanted:
             metrics.WEBHOOKS.labels(name, "ignored").inc()
-            return 200, {"ignored": f"{push.event_field} is {event!r}, not {' or '.join(wanted)}"}
+            return {"ignored": f"{push.event_field} is {event!r}, not {' or '.join(wanted)}"}
         record = at_path(envelope, push.record_field)
         if not isinstance(record, dict) or not record_id(record) or not record.get(trigger.field):
             metrics.WEBHOOKS.labels(name, "invalid").inc()
-            return 400, {
-                "error": f"{push.record_field}: must be a record with id and {trigger.field}"
-            }
+            raise RequestError(
+                400,
+                push.record_field,
+                "record",
+                f"{push.record_field} must be a record with id and {trigger.field}",
+            )
         try:
             handed = await self.hand_on(running, output(name, trigger, record, "push"))
         except Exception as e:
             metrics.WEBHOOKS.labels(name, "failed").inc()
             log.warning(f"trigger {name!r}: a pushed record was not handed on: {e}")
-            return 503, {"error": "the record could not be handed on; retry later"}
+            raise RequestError(
+                503, "", "hand_on", "the record could not be handed on; retry later"
+            ) from None
         outcome = "accepted" if handed else "duplicate"
         metrics.WEBHOOKS.labels(name, outcome).inc()
-        return 200, {outcome: record_id(record)}
+        return {outcome: record_id(record)}

@@ -21,6 +21,8 @@ DEFAULT_RECONCILE_S = 900.0
 """How often a trigger that Custify pushes to still polls, to catch a webhook that never came."""
 DEFAULT_SHARE = 0.10
 """The most of an API key's request budget that polling may take, so delivery never starves."""
+SIGNATURE_HEADER = "X-Custify-Signature"
+"""The default of ``push.signature_header`` (what csroute's Custify sandbox sends)."""
 
 
 class _Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -56,7 +58,7 @@ class PushConfig(_Struct):
     """
 
     secret: str
-    signature_header: str = "X-Custify-Signature"
+    signature_header: str = SIGNATURE_HEADER
     """Holds the HMAC-SHA256 of the raw body, in hex, optionally prefixed ``sha256=``."""
     event_field: str = "event"
     """Dotted path of the event name in the envelope (``note.created``...)."""
