@@ -518,6 +518,21 @@ def document() -> dict[str, Any]:
         {"type": "array", "items": _ref("Forgotten")}, "A destination's deletion failed."
     )
     paths["/admin/forget"] = {"post": forget}
+    stream = _admin(
+        "stream",
+        "The live capture as server-sent events (docs/console.md); it never ends by itself",
+        {},
+        parameters=[
+            {"name": name, "in": "query", "schema": {"type": "string"}}
+            for name in ("source", "destination", "user", "type", "event", "outcome")
+        ],
+    )
+    stream["responses"]["200"] = {
+        "description": "One `data:` line of JSON per record, `: live` once caught up.",
+        "content": {"text/event-stream": {}},
+    }
+    stream["responses"]["404"] = _json(_ref("Error"), "This process captures nothing.")
+    paths["/admin/stream"] = {"get": stream}
     paths["/triggers/{name}/webhook"] = {"post": _push()}
     for operations in paths.values():
         for operation in operations.values():
