@@ -100,8 +100,8 @@ LOCK_HEADER = """\
 # Exact versions of every package csroute and its dev tools install: run.py installs with
 # these as constraints (uv, else pip), so every machine gets the same set.
 #
-# To add a dependency: add it to pyproject.toml (dependencies, or the dev extra) with an exact
-# pin and its reason in docs/dependencies.md, then run `python3 run.py lock` to rewrite this
+# To add a dependency: add it to pyproject.toml (dependencies with a lower bound, or the dev
+# extra) and its reason in docs/dependencies.md, then run `python3 run.py lock` to rewrite this
 # file (it resolves pyproject.toml with uv and pins everything). Until then run.py still
 # installs it: a package this file does not list is resolved from pyproject.toml alone."""
 
