@@ -208,16 +208,20 @@ class DestinationWorker:
                 await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _loop(self, stopping: asyncio.Event, idle_s: float) -> None:
-        """Start what may start, commit what is decided, wait a little; until told to stop,
-        then finish the deliveries under way and commit them."""
+        """Start what may start and commit what is decided, again as soon as new events come
+        in; until told to stop, then finish the deliveries under way and commit them."""
+        committed_at = 0.0
         while True:
             stop = stopping.is_set()
             finished = stop and not self.tasks  # nothing more can be decided
             started = False
+            self.wake.clear()
             try:
                 if not stop and self.recording.is_set():
                     started = await self._fill()
-                await self._commit()
+                if finished or time.monotonic() - committed_at >= COMMIT_EVERY_S:
+                    committed_at = time.monotonic()
+                    await self._commit()
             except Exception:
                 log.exception("delivery loop failed", extra={"destination": self.name})
                 await asyncio.sleep(1.0)
@@ -229,14 +233,26 @@ class DestinationWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), STORE_RETRY_S)
             elif self.tasks:
-                await asyncio.wait(self.tasks, timeout=COMMIT_EVERY_S)
+                await self._under_way(committed_at + COMMIT_EVERY_S - time.monotonic())
             elif not started:
-                self.wake.clear()
                 wait = idle_s
                 if self.breaker_until:
                     wait = min(max(self.breaker_until - time.time(), 0.0), 5.0) or idle_s
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), wait)
+
+    async def _under_way(self, timeout: float) -> None:
+        """Wait while deliveries are under way: until new events come in, every delivery has
+        ended, or it is time to commit."""
+        woken = asyncio.ensure_future(self.wake.wait())
+        ended = asyncio.ensure_future(asyncio.wait(set(self.tasks)))
+        try:
+            await asyncio.wait(
+                {woken, ended}, timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            woken.cancel()
+            ended.cancel()
 
     async def _fill(self) -> bool:
         """Read what may start now and start it; returns whether anything was read."""
