@@ -341,7 +341,7 @@ async def test_while_outcomes_cannot_be_recorded_nothing_is_sent_twice(
 ) -> None:
     """The store is part of the breaker: a store that cannot commit (a full disk) stops new
     sends; what was sent is recorded once it can, so no event is sent again."""
-    full = {"on": False, "refused": 0}
+    full = {"on": False, "refused": 0, "sent_by_then": 0}
 
     def fill_the_disk(n: int, _body: Any) -> None:
         if n == 29:  # the disk fills up mid-delivery
@@ -352,6 +352,8 @@ async def test_while_outcomes_cannot_be_recorded_nothing_is_sent_twice(
 
     async def record_unless_full(outcome: Any) -> set[str]:
         if full["on"]:
+            if not full["refused"]:
+                full["sent_by_then"] = receiver.requests
             full["refused"] += 1
             raise StoreUnavailable("database or disk is full")
         return await record(outcome)
@@ -359,22 +361,23 @@ async def test_while_outcomes_cannot_be_recorded_nothing_is_sent_twice(
     monkeypatch.setattr(sqlite_store, "record", record_unless_full)
     with ServerThread(receiver) as server:
         config = make_config([webhook(server.url)], delivery={"page_size": 50})
-        sent = {f"u{i}": 10 for i in range(30)}
-        await append(sqlite_store, [event(u, n) for n in range(10) for u in sent])
+        sent = {f"u{i}": 40 for i in range(30)}
+        await append(sqlite_store, [event(u, n) for n in range(40) for u in sent])
         router = Router(config, sqlite_store, Limiters())
         router.start()
         try:
             await wait_until(lambda: full["refused"] >= 3)
-            # Sending stopped at the first refusal: past the 30th request, at most what was in
-            # memory (a page of 50) and one more page read before the first commit failed.
-            assert receiver.requests <= 30 + 50 + 50
+            # Sending stopped at the first refusal: nothing was read after it, so at most the
+            # deliveries already started (a read-ahead of 50 events) went out.
+            stopped_at = full["sent_by_then"] + 50
+            assert receiver.requests <= stopped_at < 1200
             await wait_until(lambda: full["refused"] >= 6)
-            assert receiver.requests <= 30 + 50 + 50
+            assert receiver.requests <= stopped_at
             full["on"] = False
-            await wait_until(lambda: _delivered(sqlite_store, 300))
+            await wait_until(lambda: _delivered(sqlite_store, 1200))
         finally:
             await router.stop()
     per_event = Counter(e["messageId"] for e in receiver.accepted)
-    assert len(per_event) == 300
+    assert len(per_event) == 1200
     assert max(per_event.values()) == 1  # at most one extra send is allowed; none was needed
     assert_in_order(receiver, sent)

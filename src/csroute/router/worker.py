@@ -174,12 +174,13 @@ class DestinationWorker:
         self.blocked: set[str] = set()
         self.cursor: int | None = None
         self.read_at: int | None = None  # the last seq read (None: read from the cursor)
-        # What is in memory: events read and not yet committed, those waiting for an earlier
-        # delivery of their user, and the deliveries under way.
+        # What is in memory: events read and not yet committed, and the deliveries under way.
         self.items: dict[int, Item] = {}
-        self.waiting: list[Item] = []
         self.busy: Counter[str] = Counter()  # user -> their events in deliveries under way
+        self.latest: dict[str, Unit] = {}  # user -> their last delivery under way
         self.tasks: set[asyncio.Task[None]] = set()
+        self.ended = asyncio.Event()  # set while no delivery is under way
+        self.parked = asyncio.Event()  # set, and replaced, each time events are parked
         # Outcomes not yet committed: the open round, and closed ones the store refused.
         self.outcome = self._new_round()
         self.failed: set[str] = set()  # users whose later events must be held
@@ -245,7 +246,7 @@ class DestinationWorker:
         """Wait while deliveries are under way: until new events come in, every delivery has
         ended, or it is time to commit."""
         woken = asyncio.ensure_future(self.wake.wait())
-        ended = asyncio.ensure_future(asyncio.wait(set(self.tasks)))
+        ended = asyncio.ensure_future(self.ended.wait())
         try:
             await asyncio.wait(
                 {woken, ended}, timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED
@@ -259,7 +260,7 @@ class DestinationWorker:
         now = time.time()
         breaker_open = now < self.breaker_until
         read_ahead = self._read_ahead()
-        room = read_ahead - self.busy.total() - len(self.waiting)
+        room = read_ahead - self.busy.total()
         due: list[PendingEvent] = []
         if room > 0:
             here = set(self.busy) | {i.event.user_key for i in self.items.values()}
@@ -278,7 +279,7 @@ class DestinationWorker:
                 self.name, self.sources, room, self.partition, after=self.read_at
             )
             self.read_at, new = page.cursor, page.events
-        if not due and not new and not self.waiting:
+        if not due and not new:
             return False
 
         if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
@@ -288,21 +289,14 @@ class DestinationWorker:
         fresh = [Item(e) for e in new]
         for item in (*retries, *fresh):
             self.items[item.event.seq] = item
-        candidates, self.waiting = [*self.waiting, *fresh], []
-        memory = await self._traits_memory([i.event for i in (*retries, *candidates)])
+        memory = await self._traits_memory([i.event for i in (*retries, *fresh)])
         deliverable: list[Item] = []
         for item in retries:
             self._prepare(item, deliverable, memory)
-        deferred: set[str] = set()
-        for item in candidates:
+        for item in fresh:
             user = item.event.user_key
-            if item.handed_back:
-                continue
             if user in self.blocked or user in self.failed:
                 self._hold(item)
-            elif user in deferred or self.busy[user]:
-                deferred.add(user)  # after their delivery under way, in order
-                self.waiting.append(item)
             else:
                 self._prepare(item, deliverable, memory)
         if memory is not None:
@@ -357,8 +351,7 @@ class DestinationWorker:
             self.blocked = (self.blocked - closed.users) | still_blocked
             self._count(closed.round)
         failing = self.failed_now.union(*(c.failed for c in self.unrecorded))
-        waiting = {i.event.user_key for i in self.waiting}
-        self.failed = {u for u in self.failed if u in failing or self.busy[u] or u in waiting}
+        self.failed = {u for u in self.failed if u in failing or self.busy[u]}
 
     def _close(self) -> Closed | None:
         """Take the open round's outcomes out, with the cursor as far as they allow."""
@@ -414,6 +407,8 @@ class DestinationWorker:
             outcome.retry.append(Retry(seq, user, item.attempts, ends, first_failed, error))
             item.pending = True
         self.failed |= users
+        self.parked.set()  # deliveries waiting for these users need not wait any longer
+        self.parked = asyncio.Event()
 
     # -- preparing ------------------------------------------------------------------------
 
@@ -465,17 +460,28 @@ class DestinationWorker:
     # -- delivering -----------------------------------------------------------------------
 
     def _start(self, unit: Unit) -> None:
+        """Start a unit; it waits for its users' deliveries under way from earlier reads too."""
         for item in unit.items:
-            self.busy[item.event.user_key] += 1
+            user = item.event.user_key
+            self.busy[user] += 1
+            earlier = self.latest.get(user)
+            if earlier is not None and earlier is not unit and earlier not in unit.after:
+                unit.after.append(earlier)
+            self.latest[user] = unit
         task = asyncio.create_task(self._deliver(unit))
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.ended.clear()
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not self.tasks:
+            self.ended.set()
 
     async def _deliver(self, unit: Unit) -> None:
         """Deliver one unit after the units it waits for, in one of ``concurrency`` lanes."""
         try:
-            for earlier in unit.after:
-                await earlier.done.wait()
+            await self._after(unit)
             await self.recording.wait()
             async with self.slots:
                 live = self._live(unit.items)
@@ -495,9 +501,31 @@ class DestinationWorker:
         finally:
             unit.done.set()
             for item in unit.items:
-                self.busy[item.event.user_key] -= 1
-                if not self.busy[item.event.user_key]:
-                    del self.busy[item.event.user_key]
+                user = item.event.user_key
+                self.busy[user] -= 1
+                if not self.busy[user]:
+                    del self.busy[user]
+                if self.latest.get(user) is unit:
+                    del self.latest[user]
+
+    async def _after(self, unit: Unit) -> None:
+        """Wait for the units holding earlier events of this unit's users, except for users
+        parked meanwhile: their events here are handed back to the store."""
+        users = {i.event.user_key for i in unit.items}
+        for earlier in unit.after:
+            if len(users) == 1:  # a parked user's events here are handed back: no hurry
+                await earlier.done.wait()
+            while not earlier.done.is_set():
+                mine = {i.event.user_key for i in unit.items if not i.handed_back}
+                if mine.isdisjoint(i.event.user_key for i in earlier.items):
+                    break
+                done = asyncio.ensure_future(earlier.done.wait())
+                parked = asyncio.ensure_future(self.parked.wait())
+                try:
+                    await asyncio.wait({done, parked}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    done.cancel()
+                    parked.cancel()
 
     def _live(self, items: Iterable[Item]) -> list[Item]:
         """The items still to send: not handed back to the store, and not behind a failed
