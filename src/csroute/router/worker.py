@@ -177,6 +177,7 @@ class DestinationWorker:
         # What is in memory: events read and not yet committed, and the deliveries under way.
         self.items: dict[int, Item] = {}
         self.busy: Counter[str] = Counter()  # user -> their events in deliveries under way
+        self.in_flight = 0  # events in deliveries under way
         self.latest: dict[str, Unit] = {}  # user -> their last delivery under way
         self.tasks: set[asyncio.Task[None]] = set()
         self.ended = asyncio.Event()  # set while no delivery is under way
@@ -260,7 +261,7 @@ class DestinationWorker:
         now = time.time()
         breaker_open = now < self.breaker_until
         read_ahead = self._read_ahead()
-        room = read_ahead - self.busy.total()
+        room = read_ahead - self.in_flight
         due: list[PendingEvent] = []
         if room > 0:
             here = set(self.busy) | {i.event.user_key for i in self.items.values()}
@@ -461,6 +462,7 @@ class DestinationWorker:
 
     def _start(self, unit: Unit) -> None:
         """Start a unit; it waits for its users' deliveries under way from earlier reads too."""
+        self.in_flight += len(unit.items)
         for item in unit.items:
             user = item.event.user_key
             self.busy[user] += 1
@@ -507,6 +509,9 @@ class DestinationWorker:
                     del self.busy[user]
                 if self.latest.get(user) is unit:
                     del self.latest[user]
+            self.in_flight -= len(unit.items)
+            if self.in_flight * 2 <= self._read_ahead() < (self.in_flight + len(unit.items)) * 2:
+                self.wake.set()  # room for a read: no need to wait for the next commit
 
     async def _after(self, unit: Unit) -> None:
         """Wait for the units holding earlier events of this unit's users, except for users
