@@ -112,3 +112,29 @@ def custify_sandbox(api_key: str, rate_limit: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def serve(app: Any, port: int) -> None:
+    """Serve an ASGI app on loopback as fast as uvicorn goes (httptools, uvloop), quietly."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        lifespan="off",
+    )
+
+
+async def read_body(receive: Any) -> bytes:
+    """A whole ASGI request body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
