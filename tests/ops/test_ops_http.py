@@ -115,6 +115,8 @@ def test_admin_api_needs_the_token_and_manages_dead_letters(
     replayed = httpx.post(f"{base}/dead-letters/replay", headers=admin, json={"all": True})
     assert replayed.json() == {"replayed": 1}
     wait_for(lambda: len(receiver.accepted) == 1)
+    # The outcome is recorded a moment after the receiver has answered.
+    wait_for(lambda: httpx.get(f"{base}/status", headers=admin).json()["hook"]["delivered"] == 1)
     status = httpx.get(f"{base}/status", headers=admin).json()["hook"]
     assert (status["delivered"], status["dead"]) == (1, 0)
     assert httpx.post(f"{base}/dead-letters/discard", headers=admin, json={"all": True}).json() == {
