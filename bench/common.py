@@ -141,3 +141,29 @@ class Viewer:
 
     def stop(self) -> None:
         self._response.close()
+
+
+def serve(app: Any, port: int) -> None:
+    """Serve an ASGI app on loopback as fast as uvicorn goes (httptools, uvloop), quietly."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        lifespan="off",
+    )
+
+
+async def read_body(receive: Any) -> bytes:
+    """A whole ASGI request body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import uvicorn
+from common import read_body, serve
 
 count = 0
 
@@ -17,12 +17,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global count
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     if scope["method"] == "GET":
         reply = str(count).encode()
     else:
@@ -40,13 +35,4 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 if __name__ == "__main__":
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        log_level="warning",
-        access_log=False,
-        http="httptools",
-        loop="uvloop",
-        lifespan="off",
-    )
+    serve(app, int(sys.argv[1]))

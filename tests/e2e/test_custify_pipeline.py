@@ -9,8 +9,10 @@ counted as rejected and never sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,44 @@ TS = "2026-03-04T05:06:07.000Z"
 def sandbox() -> Iterator[str]:
     with running(create_app(api_keys=(API_KEY,), rate_limit=LIMIT)) as url:
         yield url
+
+
+class KillPoint:
+    """The sandbox behind a gate that the test closes: once ``events`` events have landed, every
+    API request is held (body read, nothing applied) until the test has killed csroute and
+    opens the gate; the held requests are then applied, their answers lost with their client,
+    as when a process dies mid-request. So the kill falls where the test says, whatever the
+    machine's speed."""
+
+    def __init__(self, events: int) -> None:
+        self.app = create_app(api_keys=(API_KEY,), rate_limit=LIMIT)
+        self.events = events
+        self.holding = threading.Event()  # a request is held: csroute is mid-delivery
+        self.opened = threading.Event()
+        self.held = 0
+        self.applied = 0  # held requests applied after the gate opened
+
+    def landed(self) -> int:
+        return len(self.app.state.sandbox.events)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        api = scope["type"] == "http" and not scope["path"].startswith("/__sandbox")
+        if not api or self.opened.is_set() or self.landed() < self.events:
+            await self.app(scope, receive, send)
+            return
+        messages = [await receive()]
+        while messages[-1].get("more_body"):
+            messages.append(await receive())
+        self.held += 1
+        self.holding.set()
+        while not self.opened.is_set():
+            await asyncio.sleep(0.01)
+
+        async def replay() -> Any:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        await self.app(scope, replay, send)
+        self.applied += 1
 
 
 def custify_config(sandbox: str, **settings: Any) -> dict[str, Any]:
@@ -205,39 +245,44 @@ def backlog(users: int, tracks: int) -> tuple[list[dict[str, Any]], set[str]]:
     ids=["batch", "single-request"],
 )
 def test_kill_9_mid_delivery_loses_nothing_and_duplicates_no_event(
-    tmp_path: Path, sandbox: str, batch_size: int, users: int, tracks: int
+    tmp_path: Path, batch_size: int, users: int, tracks: int
 ) -> None:
-    config = custify_config(sandbox, batch_size=batch_size)
-    # Ingest the whole backlog first (gateway only), so the router's first round holds all of
-    # it: a kill before that round commits means everything it sent is sent again.
-    gateway = CsrouteProcess(tmp_path, config, role="gateway").start()
     events, track_ids = backlog(users, tracks)
-    try:
-        for start in range(0, len(events), 25):
-            post_batch(gateway, events[start : start + 25])
-    finally:
-        gateway.stop()
+    gate = KillPoint(len(track_ids) // 3)
+    with running(gate) as gated:
+        # Ingest the whole backlog first (gateway only), then deliver it through the gate.
+        config = custify_config(gated, batch_size=batch_size)
+        gateway = CsrouteProcess(tmp_path, config, role="gateway").start()
+        try:
+            for start in range(0, len(events), 25):
+                post_batch(gateway, events[start : start + 25])
+        finally:
+            gateway.stop()
 
-    csroute = CsrouteProcess(tmp_path, config).start()
-    try:
-        wait_for(lambda: len(track_ids) // 3 <= state(sandbox, summary=True)["counts"]["events"])
-        before_kill = state(sandbox, summary=True)["counts"]["events"]
-        csroute.kill()
-        assert before_kill < len(track_ids)  # killed mid-run, not after
-        csroute.start()
-        wait_for(lambda: state(sandbox, summary=True)["counts"]["events"] == len(track_ids))
-        wait_for(lambda: status(csroute)["delivered"] == len(events), timeout=30)
-        report = status(csroute)
-    finally:
-        csroute.stop()
+        csroute = CsrouteProcess(tmp_path, config).start()
+        try:
+            assert gate.holding.wait(60), "no request reached the gate"
+            before_kill = gate.landed()
+            csroute.kill()
+            assert before_kill < len(track_ids)  # killed mid-run, by construction
+            gate.opened.set()
+            wait_for(lambda: gate.applied == gate.held)
+            # Applied, but csroute never heard back: these must be sent again after the restart.
+            unanswered = gate.landed() - before_kill
+            csroute.start()
+            wait_for(lambda: state(gated, summary=True)["counts"]["events"] == len(track_ids))
+            wait_for(lambda: status(csroute)["delivered"] == len(events), timeout=30)
+            report = status(csroute)
+        finally:
+            csroute.stop()
+        s = state(gated)
 
-    s = state(sandbox)
     per_message = Counter(e["deduplication_id"] for e in s["events"])
     assert set(per_message) == track_ids  # nothing lost
     assert set(per_message.values()) == {1}  # no event twice
-    # The round in flight at the kill was sent again after the restart; Custify's
-    # deduplication (here the sandbox's) absorbed at least what had landed before the kill.
-    assert s["counters"]["events_deduplicated"] >= before_kill
+    # What landed without an answer was sent again after the restart; Custify's deduplication
+    # (here the sandbox's) absorbed it.
+    assert s["counters"]["events_deduplicated"] >= unanswered
     assert len(s["people"]) == users
     assert (report["dead"], report["rejected"], report["backlog"]) == (0, 0, 0)
 

@@ -74,10 +74,14 @@ def test_health_ready_and_metrics(running: tuple[CsrouteProcess, Receiver]) -> N
         assert send(csroute, n).status_code == 200
     assert send(csroute, 9, key="wrong-key-123456").status_code == 401
     wait_for(lambda: len(receiver.accepted) == 2)
+    # Outcomes are counted once recorded, a moment after the receiver has answered.
+    counted = (
+        'csroute_delivered_total{destination="hook"} 2.0',
+        'csroute_dead_lettered_total{destination="hook"} 1.0',
+    )
+    wait_for(lambda: all(c in httpx.get(f"{csroute.url}/metrics").text for c in counted))
     metrics = httpx.get(f"{csroute.url}/metrics").text
     assert 'csroute_gateway_events_accepted_total{source="app"} 3.0' in metrics
-    assert 'csroute_delivered_total{destination="hook"} 2.0' in metrics
-    assert 'csroute_dead_lettered_total{destination="hook"} 1.0' in metrics
     assert 'csroute_backlog{destination="hook"} 0.0' in metrics
     assert "csroute_delivery_request_seconds_bucket" in metrics
 
@@ -113,6 +117,8 @@ def test_admin_api_needs_the_token_and_manages_dead_letters(
     replayed = httpx.post(f"{base}/dead-letters/replay", headers=admin, json={"all": True})
     assert replayed.json() == {"replayed": 1}
     wait_for(lambda: len(receiver.accepted) == 1)
+    # The outcome is recorded a moment after the receiver has answered.
+    wait_for(lambda: httpx.get(f"{base}/status", headers=admin).json()["hook"]["delivered"] == 1)
     status = httpx.get(f"{base}/status", headers=admin).json()["hook"]
     assert (status["delivered"], status["dead"]) == (1, 0)
     assert httpx.post(f"{base}/dead-letters/discard", headers=admin, json={"all": True}).json() == {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -10,6 +11,7 @@ import pytest
 
 from csroute.router.ratelimit import Limiters
 from csroute.router.router import Router
+from csroute.store.base import StoreUnavailable
 from csroute.store.sqlite import SQLiteStore
 from support.pipeline import append, event, make_config, wait_until
 from support.receiver import Receiver
@@ -253,20 +255,129 @@ async def test_a_forgotten_users_logged_events_are_not_delivered(sqlite_store: S
     assert stats.filtered_by_reason == {"forgotten: user deletion requested": 3}
 
 
-async def test_rate_limited_rounds_record_progress_every_few_seconds(
+async def test_progress_is_recorded_while_a_rate_limited_page_is_under_way(
     sqlite_store: SQLiteStore,
 ) -> None:
-    """At 4 requests/s a 1,000-event page would record nothing for minutes; rounds are sized
-    to about 5 s of the limit (20 events) instead."""
-    receiver = Receiver()
+    """At 4 requests/s a 1,000-event page would record nothing for minutes; outcomes are
+    committed as they are decided instead: here, while the 21st request is held."""
+    receiver = Receiver(lambda n, _body: "hold" if n == 20 else None)
     with ServerThread(receiver) as server:
-        config = make_config([webhook(server.url, rate_limit_per_s=4)], delivery={"concurrency": 1})
+        config = make_config(
+            [webhook(server.url, rate_limit_per_s=4, timeout_s=600)], delivery={"concurrency": 1}
+        )
         await append(sqlite_store, [event("u1", n) for n in range(40)])
         router = Router(config, sqlite_store, Limiters())
         router.start()
         try:
-            await wait_until(lambda: len(receiver.accepted) >= 25)
-            delivered = (await sqlite_store.stats("hook", ["web"])).delivered
+            await wait_until(lambda: receiver.holding == 1)
+            await wait_until(lambda: _delivered(sqlite_store, 20))
+            assert len(receiver.accepted) == 20
+            receiver.release()
+            await wait_until(lambda: _delivered(sqlite_store, 40))
         finally:
             await router.stop()
-    assert 20 <= delivered < 40  # a round of ~5 s at 4/s, not the whole backlog
+    assert_in_order(receiver, {"u1": 40})
+
+
+async def _delivered(store: SQLiteStore, n: int) -> bool:
+    return (await store.stats("hook", ["web"])).delivered == n
+
+
+async def test_a_slow_user_holds_back_only_their_own_events(sqlite_store: SQLiteStore) -> None:
+    """While one user's request hangs, everybody else's events are delivered and recorded (the
+    cursor moves past them); the slow user's later events are parked behind it, in order."""
+    receiver = Receiver(lambda _n, body: "hold" if body["userId"] == "slow" else None)
+    with ServerThread(receiver) as server:
+        config = make_config([webhook(server.url, timeout_s=600)])
+        sent = {f"u{i}": 10 for i in range(10)}
+        await append(sqlite_store, [event(u, n) for n in range(10) for u in [*sent, "slow"]])
+        router = Router(config, sqlite_store, Limiters())
+        router.start()
+        try:
+            await wait_until(lambda: _delivered(sqlite_store, 100))
+            await wait_until(lambda: _parked(sqlite_store, retrying=1, held=9))
+            assert receiver.holding == 1 and "slow" not in receiver.by_user()
+            stats = await sqlite_store.stats("hook", ["web"])
+            assert stats.backlog == 0  # the cursor is past every event
+            receiver.release()
+            await wait_until(lambda: _delivered(sqlite_store, 110))
+        finally:
+            await router.stop()
+    assert_in_order(receiver, {**sent, "slow": 10})
+    stats = await sqlite_store.stats("hook", ["web"])
+    assert (stats.retrying, stats.held, stats.dead) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("batch_size", [10, 20])
+async def test_one_refused_event_in_a_batch_is_the_only_one_dead_lettered(
+    sqlite_store: SQLiteStore, batch_size: int
+) -> None:
+    def refuse_the_bad_one(_n: int, body: Any) -> str | None:
+        events = body if isinstance(body, list) else [body]
+        return "400" if any(e["properties"].get("bad") for e in events) else None
+
+    receiver = Receiver(refuse_the_bad_one)
+    with ServerThread(receiver) as server:
+        config = make_config([webhook(server.url, batch_size=batch_size)])
+        sent = {f"u{i}": 4 for i in range(5)}
+        events = [event(u, n) for n in range(4) for u in sent]
+        events[13]["properties"]["bad"] = True
+        await append(sqlite_store, events)
+        router = Router(config, sqlite_store, Limiters())
+        await run_until(router, lambda: _stats_settled(sqlite_store, 20))
+    letters = await sqlite_store.dead_letters("hook")
+    assert len(letters) == 1 and letters[0].status == 400
+    assert msgspec.json.decode(letters[0].payload)["properties"] == {"n": 2, "bad": True}
+    got = receiver.by_user()
+    assert {u: [e["properties"]["n"] for e in got[u]] for u in sent} == {
+        u: [0, 1, 3] if u == "u3" else [0, 1, 2, 3] for u in sent
+    }
+    stats = await sqlite_store.stats("hook", ["web"])
+    assert (stats.delivered, stats.dead, stats.retrying, stats.held) == (19, 1, 0, 0)
+
+
+async def test_while_outcomes_cannot_be_recorded_nothing_is_sent_twice(
+    sqlite_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is part of the breaker: a store that cannot commit (a full disk) stops new
+    sends; what was sent is recorded once it can, so no event is sent again."""
+    full = {"on": False, "refused": 0, "sent_by_then": 0}
+
+    def fill_the_disk(n: int, _body: Any) -> None:
+        if n == 29:  # the disk fills up mid-delivery
+            full["on"] = True
+
+    receiver = Receiver(fill_the_disk)
+    record = sqlite_store.record
+
+    async def record_unless_full(outcome: Any) -> set[str]:
+        if full["on"]:
+            if not full["refused"]:
+                full["sent_by_then"] = receiver.requests
+            full["refused"] += 1
+            raise StoreUnavailable("database or disk is full")
+        return await record(outcome)
+
+    monkeypatch.setattr(sqlite_store, "record", record_unless_full)
+    with ServerThread(receiver) as server:
+        config = make_config([webhook(server.url)], delivery={"page_size": 50})
+        sent = {f"u{i}": 40 for i in range(30)}
+        await append(sqlite_store, [event(u, n) for n in range(40) for u in sent])
+        router = Router(config, sqlite_store, Limiters())
+        router.start()
+        try:
+            await wait_until(lambda: full["refused"] >= 3)
+            # Sending stopped at the first refusal: nothing was read after it, so at most the
+            # deliveries already started (a read-ahead of 50 events) went out.
+            stopped_at = full["sent_by_then"] + 50
+            assert receiver.requests <= stopped_at < 1200
+            await wait_until(lambda: full["refused"] >= 6)
+            assert receiver.requests <= stopped_at
+            full["on"] = False
+            await wait_until(lambda: _delivered(sqlite_store, 1200))
+        finally:
+            await router.stop()
+    per_event = Counter(e["messageId"] for e in receiver.accepted)
+    assert len(per_event) == 1200
+    assert max(per_event.values()) == 1  # at most one extra send is allowed; none was needed
+    assert_in_order(receiver, sent)

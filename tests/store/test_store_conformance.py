@@ -118,6 +118,18 @@ async def test_reading_does_not_move_the_cursor_but_recording_does(store: Store)
     assert second.events == events[2:]
 
 
+async def test_reading_ahead_of_the_cursor_starts_after_the_seq_given(store: Store) -> None:
+    events = await logged(store, [new("u", n) for n in range(5)])
+    first = await store.read_new("d", {"web"}, 2)
+
+    ahead = await store.read_new("d", {"web"}, 2, after=first.cursor)
+    rest = await store.read_new("d", {"web"}, 10, after=ahead.cursor)
+
+    assert ahead.events == events[2:4] and ahead.cursor == events[3].seq
+    assert rest.events == events[4:] and rest.cursor == events[4].seq
+    assert await store.read_new("d", {"web"}, 2) == first  # the cursor itself has not moved
+
+
 # -- rounds -----------------------------------------------------------------------------------
 
 

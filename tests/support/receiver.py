@@ -4,8 +4,9 @@ Faults are chosen per request by ``plan(n, body)`` (n counts requests from 0; bo
 decoded JSON): ``None`` accepts,
 ``"500"``/``"400"`` answer that status, ``"429"`` answers 429 with ``Retry-After``,
 ``"timeout"`` answers too late for the client, ``"drop"`` starts a response and breaks the
-connection mid-body. Only accepted requests are recorded, so a test can demand that every
-event arrives exactly in order.
+connection mid-body, ``"hold"`` keeps the request waiting until the test calls ``release()`` and
+then accepts it (a receiver exactly as slow as the test wants). Only accepted requests are
+recorded, so a test can demand that every event arrives exactly in order.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ class Receiver:
         self.statuses: Counter[str] = Counter()
         self.requests = 0
         self.headers: list[dict[str, str]] = []
+        self.holding = 0  # requests held now
+        self._released = threading.Event()
         self._lock = threading.Lock()
+
+    def release(self) -> None:
+        """Let every held request through, and those to come."""
+        self._released.set()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
@@ -52,6 +59,14 @@ class Receiver:
         decoded = msgspec.json.decode(body) if body else None
         fault = self.plan(n, decoded)
         self.statuses[fault or "200"] += 1
+        if fault == "hold":
+            with self._lock:
+                self.holding += 1
+            while not self._released.is_set():
+                await asyncio.sleep(0.01)
+            with self._lock:
+                self.holding -= 1
+            fault = None
         if fault == "timeout":
             await asyncio.sleep(self.timeout_s)
             await self._respond(send, 500, b"too late")

@@ -118,7 +118,7 @@ class Router:
             share.wake()
 
     async def stop(self, grace_s: float = 10.0) -> None:
-        """Finish the rounds in flight (they record their outcomes), then stop."""
+        """Finish the deliveries in flight (their outcomes are recorded), then stop."""
         self._stopping.set()
         self.wake()
         if self._tasks:

@@ -1,17 +1,28 @@
-"""Delivering one destination (or one partition of its users), in rounds: read, filter,
-transform, deliver, record.
+"""Delivering one destination (or one partition of its users): a continuous loop that keeps
+every lane busy.
 
-A round takes the pending events that are due and a page of new events, plans them into
-deliveries (``plan``: batches filled across the round; each delivery waits only for those
-holding earlier events of its own users, so per-user order holds while everything else runs in
-parallel), delivers, and commits every outcome together with
-the new cursor in one ``Store.record``. A user whose event fails with a retryable error is
-*blocked*: the store parks that event as the user's pending head and holds their later events
-behind it, while everybody else carries on.
+The loop reads pending events that are due and new events, filters and transforms them, plans
+them into deliveries (``plan``: batches, each waiting only for the deliveries holding earlier
+events of its own users) and starts them, up to ``concurrency`` requests at a time; it reads
+more as soon as there is room, not when earlier deliveries end. Every ``COMMIT_EVERY_S`` it
+commits the outcomes decided so far together with the cursor in one ``Store.record``. The
+cursor moves only past events whose outcome is in that commit or an earlier one: events still
+being delivered hold it back, so a crash sends them again (at-least-once).
 
-When a whole round fails (the destination is down), a circuit breaker stops reading new
-events and only probes with a few due retries, so an outage parks one page of events instead
-of shovelling the whole backlog into the pending table.
+So that one slow user holds back no one else, per-user order is kept per user: a user with a
+delivery under way has their later events wait for it in memory, and a request outstanding for
+``PARK_AFTER_S`` has its events *parked*: recorded as their users' pending heads (due only once
+the request has surely ended), the same users' later events held behind them, exactly as a
+retryable failure parks them. The cursor moves on; when the request ends its outcome replaces
+the parked row. A user whose event fails with a retryable error is *blocked* the same way: the
+store parks the event as the user's pending head and holds their later events behind it.
+
+Two breakers stop sending. When every lane's request fails in a row (the destination is down),
+the loop stops reading new events and only probes with a few due retries, so an outage parks a
+page of events instead of the whole backlog. When outcomes cannot be recorded (disk full,
+database down), nothing new is sent until they are: what was sent is kept in memory and
+recorded once the store is back, so a store outage sends nothing twice unless the process
+dies meanwhile.
 
 With several worker processes, each delivers the partitions it leases (see ``share``); a
 worker then sees only its partition's users, so nothing here changes.
@@ -26,7 +37,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,27 +62,53 @@ from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact, secrets_of
 from csroute.router.sender import Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
-from csroute.store.base import FORGOTTEN, WHOLE, DeadLetter, Partition, Retry, Round, Store
+from csroute.store.base import (
+    FORGOTTEN,
+    WHOLE,
+    DeadLetter,
+    Partition,
+    PendingEvent,
+    Retry,
+    Round,
+    Store,
+)
 
 log = logging.getLogger("csroute.router")
 
-ROUND_TARGET_S = 5.0
-"""How long a rate-limited round should last, at its limiter's current rate."""
-MAX_PAGES_PER_ROUND = 10
-"""A bound on a rate-limited round, whatever its rate: memory per round stays small."""
+COMMIT_EVERY_S = 0.05
+"""How often outcomes are committed while deliveries are under way."""
+PARK_AFTER_S = 1.0
+"""How long a request may be outstanding before its events are parked (see the module doc)."""
+STORE_RETRY_S = 1.0
+"""How often recording is tried again while the store cannot commit."""
+READ_AHEAD_TARGET_S = 5.0
+"""How much a rate-limited worker reads ahead, in seconds of its limiter's current rate."""
+MAX_PAGES_READ_AHEAD = 10
+"""A bound on a rate-limited worker's read-ahead, whatever its rate: memory stays small."""
 FORGOTTEN_REFRESH_S = 1.0
 """How stale the list of forgotten users may be (a deletion request takes effect within it)."""
 
 
 @dataclass(slots=True)
 class Item:
-    """One event in this round, with its retry history and the requests it became."""
+    """One event in memory, with its retry history and the requests it became."""
 
     event: LoggedEvent
     attempts: int = 0
     first_failed_at: float | None = None
-    pending: bool = False  # already parked in the store (a due head or a held event)
+    pending: bool = False  # parked in the store (a due head, a held event, or a parked one)
     requests: list[Request] = field(default_factory=list)
+    sent_at: float | None = None  # monotonic time its first request went out
+    handed_back: bool = False  # held in the store while waiting here: the store sends it
+
+
+@dataclass(slots=True)
+class Closed:
+    """Outcomes taken out of the loop for one commit, with what to update once it is in."""
+
+    round: Round
+    users: set[str]  # users of the events it decides
+    failed: set[str]  # users whose event failed in it
 
 
 def effective_delivery(delivery: Delivery, policy: DeliveryPolicy) -> Delivery:
@@ -87,6 +124,18 @@ def effective_delivery(delivery: Delivery, policy: DeliveryPolicy) -> Delivery:
         batching = Batching(size, batching.combine, batching.accepts, batching.one_per_user)
     timeout = policy.timeout_s if policy.timeout_s is not None else delivery.timeout_s
     return Delivery(rate, batching, delivery.retryable, delivery.explain, timeout)
+
+
+def decided(outcome: Round) -> set[int]:
+    """The seqs whose outcome ``outcome`` records."""
+    return {
+        *outcome.delivered,
+        *(seq for seq, _ in outcome.filtered),
+        *(seq for seq, _ in outcome.rejected),
+        *(r.seq for r in outcome.retry),
+        *(seq for seq, _ in outcome.held),
+        *(d.seq for d in outcome.dead),
+    }
 
 
 class DestinationWorker:
@@ -120,103 +169,250 @@ class DestinationWorker:
             limiters.get(self.delivery.rate_limit) if self.delivery.rate_limit else None
         )
         self.secrets = secrets_of(dtype, settings)
-        self.blocked: set[str] = set()
-        self.cursor: int | None = None
-        self.failed_rounds = 0
-        self.breaker_until = 0.0
+        self.slots = asyncio.Semaphore(policy.concurrency)
         self.wake = asyncio.Event()
         self.forgotten: dict[str, int] = {}
         self._forgotten_read_at = 0.0
+        # What the store knows: users with pending rows, and the cursor last handed to it.
+        self.blocked: set[str] = set()
+        self.cursor: int | None = None
+        self.read_at: int | None = None  # the last seq read (None: read from the cursor)
+        # What is in memory: events read and not yet committed, and the deliveries under way.
+        self.items: dict[int, Item] = {}
+        self.busy: Counter[str] = Counter()  # user -> their events in deliveries under way
+        self.in_flight = 0  # events in deliveries under way
+        self.latest: dict[str, Unit] = {}  # user -> their last delivery under way
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.ended = asyncio.Event()  # set while no delivery is under way
+        self.parked = asyncio.Event()  # set, and replaced, each time events are parked
+        # Outcomes not yet committed: the open round, and closed ones the store refused.
+        self.outcome = self._new_round()
+        self.failed: set[str] = set()  # users whose later events must be held
+        self.failed_now: set[str] = set()  # users failed in the open round
+        self.unrecorded: list[Closed] = []
+        self.recording = asyncio.Event()  # clear while the store cannot record
+        self.recording.set()
+        # The destination's breaker.
+        self.failures_in_row = 0
+        self.failed_rounds = 0
+        self.breaker_until = 0.0
+
+    def _new_round(self) -> Round:
+        return Round(self.name, 0.0, partition=self.partition)
 
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event, idle_s: float = 0.1) -> None:
         self.blocked = await self.store.blocked_users(self.name, self.partition)
         async with new_session(self.policy.concurrency) as self.session:
-            await self._loop(stopping, idle_s)
+            try:
+                await self._loop(stopping, idle_s)
+            finally:
+                for task in self.tasks:
+                    task.cancel()
+                await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _loop(self, stopping: asyncio.Event, idle_s: float) -> None:
-        while not stopping.is_set():
+        """Start what may start and commit what is decided, again as soon as new events come
+        in; until told to stop, then finish the deliveries under way and commit them."""
+        committed_at = 0.0
+        while True:
+            stop = stopping.is_set()
+            finished = stop and not self.tasks  # nothing more can be decided
+            started = False
+            self.wake.clear()
             try:
-                busy = await self.round()
+                if not stop and self.recording.is_set():
+                    started = await self._fill()
+                if finished or time.monotonic() - committed_at >= COMMIT_EVERY_S:
+                    committed_at = time.monotonic()
+                    await self._commit()
             except Exception:
-                log.exception("delivery round failed", extra={"destination": self.name})
-                busy = False
+                log.exception("delivery loop failed", extra={"destination": self.name})
                 await asyncio.sleep(1.0)
-            if not busy:
-                self.wake.clear()
+            if finished and not self.unrecorded:
+                return
+            if not self.recording.is_set():
+                if stop:
+                    return  # the store is down: what is not recorded is sent again later
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), STORE_RETRY_S)
+            elif self.tasks:
+                await self._under_way(committed_at + COMMIT_EVERY_S - time.monotonic())
+            elif not started:
                 wait = idle_s
                 if self.breaker_until:
                     wait = min(max(self.breaker_until - time.time(), 0.0), 5.0) or idle_s
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), wait)
 
-    async def round(self) -> bool:
-        """One round; returns whether there was anything to do."""
+    async def _under_way(self, timeout: float) -> None:
+        """Wait while deliveries are under way: until new events come in, every delivery has
+        ended, or it is time to commit."""
+        woken = asyncio.ensure_future(self.wake.wait())
+        ended = asyncio.ensure_future(self.ended.wait())
+        try:
+            await asyncio.wait(
+                {woken, ended}, timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            woken.cancel()
+            ended.cancel()
+
+    async def _fill(self) -> bool:
+        """Read what may start now and start it; returns whether anything was read."""
         now = time.time()
         breaker_open = now < self.breaker_until
-        size = self._round_size()
-        limit = self.policy.concurrency if breaker_open else size
-        due = await self.store.due(self.name, now, limit, self.partition)
-        page = (
-            None
-            if breaker_open
-            else await self.store.read_new(self.name, self.sources, size, self.partition)
-        )
-        new = page.events if page else []
+        read_ahead = self._read_ahead()
+        room = read_ahead - self.in_flight
+        due: list[PendingEvent] = []
+        if room > 0:
+            here = set(self.busy) | {i.event.user_key for i in self.items.values()}
+            limit = self.policy.concurrency if breaker_open else room
+            due = [
+                p
+                for p in await self.store.due(self.name, now, limit, self.partition)
+                if p.event.user_key not in here
+            ]
+        new: list[LoggedEvent] = []
+        room -= len(due)
+        # Reading waits for half the room: a stream of one-event reads would cost more than
+        # the events.
+        if not breaker_open and room > 0 and (room >= read_ahead // 2 or not self.busy):
+            page = await self.store.read_new(
+                self.name, self.sources, room, self.partition, after=self.read_at
+            )
+            self.read_at, new = page.cursor, page.events
         if not due and not new:
-            if page is not None and page.cursor != self.cursor:
-                await self.store.record(
-                    Round(self.name, now, cursor=page.cursor, partition=self.partition)
-                )
-                self.cursor = page.cursor
             return False
 
-        outcome = Round(
-            self.name, now, cursor=page.cursor if page else None, partition=self.partition
-        )
         if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
             self.forgotten = await self.store.forgotten(self.name)
             self._forgotten_read_at = now
-        memory = await self._traits_memory([*(p.event for p in due), *new])
+        retries = [Item(p.event, p.attempts, p.first_failed_at, True) for p in due]
+        fresh = [Item(e) for e in new]
+        for item in (*retries, *fresh):
+            self.items[item.event.seq] = item
+        memory = await self._traits_memory([i.event for i in (*retries, *fresh)])
         deliverable: list[Item] = []
-        for p in due:
-            self._prepare(
-                Item(p.event, p.attempts, p.first_failed_at, True), outcome, deliverable, memory
-            )
-        for event in new:
-            if event.user_key in self.blocked:
-                outcome.held.append((event.seq, event.user_key))
+        for item in retries:
+            self._prepare(item, deliverable, memory)
+        for item in fresh:
+            user = item.event.user_key
+            if user in self.blocked or user in self.failed:
+                self._hold(item)
             else:
-                self._prepare(Item(event), outcome, deliverable, memory)
-        await self._deliver(plan(deliverable, self.delivery.batching), outcome)
-
+                self._prepare(item, deliverable, memory)
         if memory is not None:
-            outcome.traits = memory.changed()
-        still_blocked = await self.store.record(outcome)
-        if page is not None:
-            self.cursor = page.cursor
-        round_users = {p.event.user_key for p in due}.union(e.user_key for e in new)
-        self.blocked = (self.blocked - round_users) | still_blocked
-        self._count(outcome)
-        self._trip_breaker(outcome, now)
+            self.outcome.traits.update(memory.changed())
+        for unit in plan(deliverable, self.delivery.batching):
+            self._start(unit)
         return True
 
-    def _round_size(self) -> int:
-        """Events per round: a page, or what the rate limit lets through in ROUND_TARGET_S.
+    def _read_ahead(self) -> int:
+        """Events in memory at most: a page, or what the rate limit lets through in
+        READ_AHEAD_TARGET_S.
 
-        A round records its outcomes only when it ends, so under a slow limit (Kustomer's
-        300 a minute) a full page would take minutes: status would lag, and a crash would send
-        all of it again. Under a generous one (Custify's batches of 100), a page would last a
-        second, and the pause between rounds would cost a share of the budget.
+        Under a slow limit (Kustomer's 300 a minute) a full page would wait minutes for the
+        limiter while holding the cursor back: a crash would send all of it again. Under a
+        generous one (Custify's batches of 100), a page would last a second.
         """
         if self.limiter is None:
             return self.policy.page_size
         batch = self.delivery.batching.max_size if self.delivery.batching else 1
-        budget = math.ceil(self.limiter.rate * ROUND_TARGET_S * batch)
+        budget = math.ceil(self.limiter.rate * READ_AHEAD_TARGET_S * batch)
         return max(
-            self.policy.concurrency, min(MAX_PAGES_PER_ROUND * self.policy.page_size, budget)
+            self.policy.concurrency, min(MAX_PAGES_READ_AHEAD * self.policy.page_size, budget)
         )
+
+    # -- committing -----------------------------------------------------------------------
+
+    async def _commit(self) -> None:
+        """Commit the outcomes decided so far (and any the store refused before), in order.
+
+        While the store refuses, ``recording`` stays clear: deliveries not yet started wait,
+        and the loop reads nothing new.
+        """
+        closed = self._close()
+        if closed is not None:
+            self.unrecorded.append(closed)
+        while self.unrecorded:
+            closed = self.unrecorded[0]
+            try:
+                still_blocked = await self.store.record(closed.round)
+            except Exception:
+                if self.recording.is_set():
+                    log.exception(
+                        "cannot record delivery outcomes; sending nothing new until they are",
+                        extra={"destination": self.name},
+                    )
+                self.recording.clear()
+                return
+            del self.unrecorded[0]
+            if not self.recording.is_set():
+                log.info("delivery outcomes recorded again", extra={"destination": self.name})
+                self.recording.set()
+            self.blocked = (self.blocked - closed.users) | still_blocked
+            self._count(closed.round)
+        failing = self.failed_now.union(*(c.failed for c in self.unrecorded))
+        self.failed = {u for u in self.failed if u in failing or self.busy[u]}
+
+    def _close(self) -> Closed | None:
+        """Take the open round's outcomes out, with the cursor as far as they allow."""
+        outcome = self.outcome
+        done = decided(outcome)
+        self._park(outcome, done)
+        users = set()
+        for seq in done:
+            item = self.items.pop(seq, None)
+            if item is not None:
+                users.add(item.event.user_key)
+        undecided = [seq for seq, item in self.items.items() if not item.pending]
+        cursor = min(undecided) - 1 if undecided else self.read_at
+        if cursor == self.cursor:
+            cursor = None
+        if cursor is None and not done and not outcome.traits:
+            return None
+        if cursor is not None:
+            self.cursor = cursor
+        outcome.cursor, outcome.now = cursor, time.time()
+        closed = Closed(outcome, users, self.failed_now)
+        self.outcome, self.failed_now = self._new_round(), set()
+        self._trip_breaker(outcome)
+        return closed
+
+    def _park(self, outcome: Round, done: set[int]) -> None:
+        """Park the events of requests outstanding for ``PARK_AFTER_S`` as their users'
+        pending heads, due once the request has surely ended, and hold those users' later
+        events behind them, so that the cursor, and everybody else, moves on."""
+        started_before = time.monotonic() - PARK_AFTER_S
+        undecided = [
+            item for seq, item in self.items.items() if not item.pending and seq not in done
+        ]
+        users = {
+            item.event.user_key
+            for item in undecided
+            if item.sent_at is not None and item.sent_at <= started_before
+        }
+        if not users:
+            return
+        now = time.time()
+        ends = now + self.delivery.timeout_s + PARK_AFTER_S
+        error = f"parked: request outstanding for over {PARK_AFTER_S:g}s"
+        for item in undecided:
+            seq, user = item.event.seq, item.event.user_key
+            if user not in users:
+                continue
+            done.add(seq)
+            if item.sent_at is None:
+                self._hold(item)
+                continue
+            first_failed = item.first_failed_at or now
+            outcome.retry.append(Retry(seq, user, item.attempts, ends, first_failed, error))
+            item.pending = True
+        self.failed |= users
+        self.parked.set()  # deliveries waiting for these users need not wait any longer
+        self.parked = asyncio.Event()
 
     # -- preparing ------------------------------------------------------------------------
 
@@ -224,12 +420,19 @@ class DestinationWorker:
         if not self.dtype.remembers_traits:
             return None
         users = {e.user_key for e in events}
-        return TraitsMemory(await self.store.traits(self.name, users))
+        stored = await self.store.traits(self.name, users)
+        for r in [*(c.round for c in self.unrecorded), self.outcome]:  # learnt, not yet stored
+            stored.update((u, t) for u, t in r.traits.items() if u in users)
+        return TraitsMemory(stored)
 
-    def _prepare(
-        self, item: Item, outcome: Round, deliverable: list[Item], memory: TraitsMemory | None
-    ) -> None:
-        """Filter and transform one event; what remains is to be delivered this round."""
+    def _hold(self, item: Item) -> None:
+        """Park ``item`` behind its user's pending head; the store hands it back in turn."""
+        self.outcome.held.append((item.event.seq, item.event.user_key))
+        item.pending = item.handed_back = True
+
+    def _prepare(self, item: Item, deliverable: list[Item], memory: TraitsMemory | None) -> None:
+        """Filter and transform one event; what remains is to be delivered."""
+        outcome = self.outcome
         seq = item.event.seq
         upto = self.forgotten.get(item.event.user_key)
         if upto is not None and seq <= upto:
@@ -265,62 +468,130 @@ class DestinationWorker:
 
     # -- delivering -----------------------------------------------------------------------
 
-    async def _deliver(self, units: list[Unit], outcome: Round) -> None:
-        """Deliver the planned units, up to ``concurrency`` at a time, each after its deps."""
-        failed_users: set[str] = set()
-        slots = asyncio.Semaphore(self.policy.concurrency)
+    def _start(self, unit: Unit) -> None:
+        """Start a unit; it waits for its users' deliveries under way from earlier reads too."""
+        self.in_flight += len(unit.items)
+        for item in unit.items:
+            user = item.event.user_key
+            self.busy[user] += 1
+            earlier = self.latest.get(user)
+            if earlier is not None and earlier is not unit and earlier not in unit.after:
+                unit.after.append(earlier)
+            self.latest[user] = unit
+        task = asyncio.create_task(self._deliver(unit))
+        self.tasks.add(task)
+        self.ended.clear()
+        task.add_done_callback(self._ended)
 
-        async def deliver(unit: Unit) -> None:
-            try:
-                for earlier in unit.after:
-                    await earlier.done.wait()
-                live = []
-                for item in unit.items:
-                    if item.event.user_key not in failed_users:
-                        live.append(item)
-                    elif not item.pending:  # behind this user's failed event: park it
-                        outcome.held.append((item.event.seq, item.event.user_key))
-                if live:
-                    async with slots:
-                        if unit.batch:
-                            await self._deliver_batch(live, outcome, failed_users)
-                        else:
-                            await self._deliver_item(live[0], outcome, failed_users)
-            finally:
-                unit.done.set()
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not self.tasks:
+            self.ended.set()
 
-        await asyncio.gather(*(deliver(unit) for unit in units))
+    async def _deliver(self, unit: Unit) -> None:
+        """Deliver one unit after the units it waits for, in one of ``concurrency`` lanes."""
+        try:
+            await self._after(unit)
+            await self.recording.wait()
+            async with self.slots:
+                live = self._live(unit.items)
+                try:
+                    if unit.batch and len(live) > 1:
+                        await self._deliver_batch(live)
+                    elif live:
+                        await self._deliver_item(live[0])
+                except Exception as e:  # a bug must not leave events undecided for ever
+                    log.exception("delivery failed", extra={"destination": self.name})
+                    done = decided(self.outcome)
+                    failure = Attempt(None, b"", f"internal error: {e!r}")
+                    for item in live:
+                        seq = item.event.seq
+                        if seq in self.items and seq not in done:
+                            self._settle(item, failure, item.requests)
+        finally:
+            unit.done.set()
+            for item in unit.items:
+                user = item.event.user_key
+                self.busy[user] -= 1
+                if not self.busy[user]:
+                    del self.busy[user]
+                if self.latest.get(user) is unit:
+                    del self.latest[user]
+            self.in_flight -= len(unit.items)
+            if self.in_flight * 2 <= self._read_ahead() < (self.in_flight + len(unit.items)) * 2:
+                self.wake.set()  # room for a read: no need to wait for the next commit
 
-    async def _deliver_item(self, item: Item, outcome: Round, failed_users: set[str]) -> None:
+    async def _after(self, unit: Unit) -> None:
+        """Wait for the units holding earlier events of this unit's users, except for users
+        parked meanwhile: their events here are handed back to the store."""
+        users = {i.event.user_key for i in unit.items}
+        for earlier in unit.after:
+            if len(users) == 1:  # a parked user's events here are handed back: no hurry
+                await earlier.done.wait()
+            while not earlier.done.is_set():
+                mine = {i.event.user_key for i in unit.items if not i.handed_back}
+                if mine.isdisjoint(i.event.user_key for i in earlier.items):
+                    break
+                done = asyncio.ensure_future(earlier.done.wait())
+                parked = asyncio.ensure_future(self.parked.wait())
+                try:
+                    await asyncio.wait({done, parked}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    done.cancel()
+                    parked.cancel()
+
+    def _live(self, items: Iterable[Item]) -> list[Item]:
+        """The items still to send: not handed back to the store, and not behind a failed
+        event of their user (those are held, unless the store holds them already)."""
+        live = []
+        for item in items:
+            if item.handed_back:
+                continue
+            if item.event.user_key in self.failed:
+                if item.pending:  # the store holds it already: it comes back in turn
+                    self.items.pop(item.event.seq, None)
+                else:
+                    self._hold(item)
+                continue
+            live.append(item)
+        return live
+
+    async def _deliver_item(self, item: Item) -> None:
         for request in item.requests:
-            attempt = await self._send(request)
+            attempt = await self._send(request, [item])
             if not attempt.ok:
-                self._settle(item, attempt, [request], outcome, failed_users)
+                self._settle(item, attempt, [request])
                 return
-        outcome.delivered.append(item.event.seq)
-        self.capture.settled(self, item, "delivered", attempt)
+        self._delivered([item], attempt)
 
-    async def _deliver_batch(
-        self, items: list[Item], outcome: Round, failed_users: set[str]
-    ) -> None:
+    async def _deliver_batch(self, items: list[Item]) -> None:
+        """One batch request; a batch the destination refuses is split in halves, and each
+        half tried on its own, so that only the events it refuses are dead-lettered."""
         assert self.delivery.batching is not None
         if len(items) == 1:
-            await self._deliver_item(items[0], outcome, failed_users)
+            await self._deliver_item(items[0])
             return
         requests = [r for item in items for r in item.requests]
-        combined = self.delivery.batching.combine(requests)
-        attempt = await self._send(combined)
-        for item in items:
-            if attempt.ok:
-                outcome.delivered.append(item.event.seq)
-                self.capture.settled(self, item, "delivered", attempt)
-            else:
-                self._settle(item, attempt, item.requests, outcome, failed_users)
+        attempt = await self._send(self.delivery.batching.combine(requests), items)
+        if attempt.ok:
+            self._delivered(items, attempt)
+        elif attempt.status is not None and not self._retryable(attempt):
+            half = len(items) // 2
+            await self._deliver_batch(items[:half])
+            rest = self._live(items[half:])  # a user who failed in the first half waits
+            if rest:
+                await self._deliver_batch(rest)
+        else:
+            for item in items:
+                self._settle(item, attempt, item.requests)
 
-    async def _send(self, request: Request) -> Attempt:
+    async def _send(self, request: Request, items: list[Item]) -> Attempt:
         if self.limiter is not None:
             await self.limiter.acquire()
         started = time.monotonic()
+        for item in items:
+            if item.sent_at is None:
+                item.sent_at = started
         assert self.session is not None
         attempt = await send(self.session, request, self.timeout, self.secrets)
         metrics.REQUEST_SECONDS.labels(self.name).observe(time.monotonic() - started)
@@ -332,35 +603,39 @@ class DestinationWorker:
 
     # -- outcomes -------------------------------------------------------------------------
 
-    def _settle(
-        self,
-        item: Item,
-        attempt: Attempt,
-        requests: list[Request],
-        outcome: Round,
-        failed_users: set[str],
-    ) -> None:
+    def _delivered(self, items: list[Item], attempt: Attempt) -> None:
+        self.outcome.delivered.extend(item.event.seq for item in items)
+        self.failures_in_row = 0
+        for item in items:
+            self.capture.settled(self, item, "delivered", attempt)
+
+    def _retryable(self, attempt: Attempt) -> bool:
+        return attempt.status is None or self.delivery.retryable(attempt.status)
+
+    def _settle(self, item: Item, attempt: Attempt, requests: list[Request]) -> None:
         """A failed attempt: park the event for a retry, or give up on it."""
         now = time.time()
         seq, user = item.event.seq, item.event.user_key
         attempts = item.attempts + 1
         first_failed = item.first_failed_at or now
         error = self._describe(attempt)
-        retryable = attempt.status is None or self.delivery.retryable(attempt.status)
+        retryable = self._retryable(attempt)
         exhausted = (
             attempts >= self.policy.max_attempts
             and now - first_failed >= self.policy.max_retry_age_s
         )
         if retryable and not exhausted:
             next_at = now + self._backoff(attempts, attempt.retry_after_s)
-            outcome.retry.append(Retry(seq, user, attempts, next_at, first_failed, error))
+            self.outcome.retry.append(Retry(seq, user, attempts, next_at, first_failed, error))
             self.capture.settled(self, item, "retrying", attempt, error)
-            failed_users.add(user)
+            self.failed.add(user)
+            self.failed_now.add(user)
+            self.failures_in_row += 1
             return
         if retryable:
             error = f"gave up after {attempts} attempts: {error}"
         shown = msgspec.json.encode([redact(r, self.secrets) for r in requests])
-        outcome.dead.append(
+        self.outcome.dead.append(
             DeadLetter(seq, user, attempts, error, shown, attempt.status, attempt.body)
         )
         self.capture.settled(self, item, "dead-lettered", attempt, error)
@@ -403,17 +678,20 @@ class DestinationWorker:
         for _, reason in outcome.filtered:
             metrics.FILTERED.labels(name, reason.partition(":")[0]).inc()
 
-    def _trip_breaker(self, outcome: Round, now: float) -> None:
-        if outcome.retry and not outcome.delivered:
+    def _trip_breaker(self, outcome: Round) -> None:
+        """Every lane's request failed in a row, and nothing went through: the destination
+        is down. Pause new deliveries, longer each time, probing only with due retries."""
+        if self.failures_in_row >= self.policy.concurrency and not outcome.delivered:
+            self.failures_in_row = 0
             self.failed_rounds += 1
             pause = self.policy.backoff_base_s * 2.0 ** min(self.failed_rounds - 1, 16)
-            self.breaker_until = now + min(self.policy.backoff_max_s, pause)
+            self.breaker_until = outcome.now + min(self.policy.backoff_max_s, pause)
             log.warning(
                 "destination failing; pausing new deliveries",
                 extra={
                     "destination": self.name,
-                    "seconds": round(self.breaker_until - now, 1),
-                    "reason": outcome.retry[-1].error,
+                    "seconds": round(self.breaker_until - outcome.now, 1),
+                    "reason": outcome.retry[-1].error if outcome.retry else "",
                 },
             )
         elif outcome.delivered:

@@ -13,9 +13,10 @@ Model, per destination:
 * **traits**: what the destination remembers about a user from identify events;
 * **counters**: delivered / filtered / rejected totals that survive restarts.
 
-The router works in rounds. It reads due pending events and new events, delivers, then calls
-``record`` once with every outcome and the new cursor, so a round's effects commit atomically.
-A crash before ``record`` commits means the round is delivered again: at-least-once.
+The router reads due pending events and new events, delivers them, and every few tens of
+milliseconds calls ``record`` with the outcomes decided since the last call and the cursor as far
+as they allow (a *round*), so outcomes and cursor commit atomically. An event whose outcome is
+not committed is delivered again after a crash: at-least-once.
 
 Backends implement every method as a coroutine; a backend whose driver is synchronous runs it
 off the event loop. All backends pass ``tests/store/test_store_conformance.py``.
@@ -117,7 +118,7 @@ class DeadLetter:
 
 @dataclass(slots=True)
 class Round:
-    """Everything one delivery round decided for one destination, committed together.
+    """Outcomes the router decided for one destination since its last round, committed together.
 
     ``delivered``, ``filtered`` and ``rejected`` list seqs that are done: if they were pending,
     their pending rows go. ``retry`` parks failed events (updating a pending row or adding one);
@@ -208,12 +209,15 @@ class Store(ABC):
         sources: Collection[str],
         limit: int,
         partition: Partition = WHOLE,
+        after: int | None = None,
     ) -> Page:
         """Up to ``limit`` events of ``sources`` after the destination's cursor, in seq order.
 
         ``Page.cursor`` is where the cursor may move once these are recorded: the last event's
         seq, or (when fewer than ``limit`` matched) the end of the log as read. With a
         ``partition``, only that partition's users' events, after that partition's cursor.
+        With ``after``, the events after that seq instead of after the cursor: the router reads
+        ahead of what it has recorded while earlier events are still being delivered.
         """
 
     # -- delivery state -----------------------------------------------------------------

@@ -108,11 +108,17 @@ async def end_of_log(conn: Conn) -> int:
 
 
 async def read_new(
-    conn: Conn, destination: str, sources: Collection[str], limit: int, partition: Partition
+    conn: Conn,
+    destination: str,
+    sources: Collection[str],
+    limit: int,
+    partition: Partition,
+    after: int | None = None,
 ) -> Page:
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    after = await cursor(conn, destination, partition)
+    if after is None:
+        after = await cursor(conn, destination, partition)
     k, n = partition
     cur = await conn.execute(
         _PAGE,

@@ -117,8 +117,11 @@ class PostgresStore(Store):
         sources: Collection[str],
         limit: int,
         partition: Partition = WHOLE,
+        after: int | None = None,
     ) -> Page:
-        return await self._read(lambda c: reads.read_new(c, destination, sources, limit, partition))
+        return await self._read(
+            lambda c: reads.read_new(c, destination, sources, limit, partition, after)
+        )
 
     async def due(
         self, destination: str, now: float, limit: int, partition: Partition = WHOLE

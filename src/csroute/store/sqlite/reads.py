@@ -65,11 +65,16 @@ def prune_ceiling(
 
 
 def read_new(
-    conn: sqlite3.Connection, destination: str, sources: Collection[str], limit: int
+    conn: sqlite3.Connection,
+    destination: str,
+    sources: Collection[str],
+    limit: int,
+    after: int | None = None,
 ) -> Page:
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    after = cursor(conn, destination)
+    if after is None:
+        after = cursor(conn, destination)
     per_source = [
         conn.execute(_SOURCE_PAGE, (source, after, limit)).fetchall() for source in set(sources)
     ]

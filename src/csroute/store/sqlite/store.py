@@ -74,9 +74,12 @@ class SQLiteStore(Store):
         sources: Collection[str],
         limit: int,
         partition: Partition = WHOLE,
+        after: int | None = None,
     ) -> Page:
         _whole(partition)
-        return await self._readers.run(lambda c: reads.read_new(c, destination, sources, limit))
+        return await self._readers.run(
+            lambda c: reads.read_new(c, destination, sources, limit, after)
+        )
 
     async def due(
         self, destination: str, now: float, limit: int, partition: Partition = WHOLE
