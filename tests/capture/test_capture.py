@@ -112,7 +112,7 @@ async def test_router_reports_each_outcome_with_masked_requests(
             "type": "webhook",
             "settings": {"url": server.url, "headers": {"Authorization": f"Bearer {HOOK_TOKEN}"}},
         }
-        config = make_config([hook])
+        config = make_config([hook], delivery={"concurrency": 1})  # one failure trips the breaker
         capture = Capture.for_config(config)
         router = Router(config, sqlite_store, Limiters(), capture=capture)
         with capture.watch(Filter(destination="hook")) as viewer:
