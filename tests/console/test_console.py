@@ -67,6 +67,13 @@ def test_the_session_cookie_is_httponly_strict_and_not_the_token(
         f"{console.csroute.url}/console/dead-letters/discard", form={"id": "1"}
     )
     assert refused.status == 403
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert csrf
+    too_big = page.request.post(
+        f"{console.csroute.url}/console/dead-letters/discard",
+        form={"id": "9" * 19, "csrf": csrf},
+    )
+    assert too_big.status == 400 and "id must be between 1 and" in too_big.text()
 
 
 def test_an_event_appears_live_with_its_request_and_the_response(

@@ -25,7 +25,9 @@ from csroute.config import Config
 from csroute.console.auth import COOKIE, csrf_ok, csrf_token, new_session, session_nonce
 from csroute.console.html import csrf_field, h, page, pretty, table, text_input
 from csroute.destinations.registry import parse_settings
+from csroute.events.errors import RequestError
 from csroute.ops.deadletters import dead_letter_json
+from csroute.ops.params import MAX_ID, int_param, path_id, text_param
 from csroute.router.router import Router
 from csroute.secrets import Scrubber
 from csroute.store.base import Store
@@ -75,7 +77,11 @@ def create_console(
                         page("Refused", "<p>This form has expired: reload the page.</p>"), 403
                     )
                 request.state.form = form
-            return await handler(request, nonce)
+            try:
+                return await handler(request, nonce)
+            except RequestError as e:
+                alert = f'<p role="alert" class="error">{h(e.rejection.message)}</p>'
+                return HTMLResponse(page("Refused", alert, csrf_token(token, nonce)), e.status)
 
         return guarded
 
@@ -178,7 +184,7 @@ def create_console(
         return html(request, "Live stream", body, nonce, "live")
 
     async def dead_letters(request: Request, nonce: str) -> Response:
-        wanted = request.query_params.get("destination") or None
+        wanted = text_param(request.query_params, "destination") or None
         letters = await store.dead_letters(wanted, 0, 200)
         csrf = csrf_field(csrf_token(token, nonce))
         rows = []
@@ -216,7 +222,7 @@ def create_console(
         return html(request, "Dead letters", body, nonce, "dead letters")
 
     async def dead_letter(request: Request, nonce: str) -> Response:
-        letter = await store.dead_letter(int(request.path_params["id"]))
+        letter = await store.dead_letter(path_id(request.path_params["id"]))
         if letter is None:
             return html(
                 request, "No such dead letter", "<p>It was replayed or discarded.</p>", nonce
@@ -236,7 +242,9 @@ def create_console(
     def acting(action: str) -> Page:
         async def act(request: Request, nonce: str) -> Response:
             form: dict[str, str] = request.state.form
-            ids = [int(form["id"])] if form.get("id", "").isdigit() else []
+            if "id" not in form:
+                raise RequestError(400, "id", "required", "id is required")
+            ids = [int_param(form, "id", 0, 1, MAX_ID)]
             if action == "replay":
                 await store.replay(ids, time.time())
                 if router is not None:
@@ -277,7 +285,7 @@ def create_console(
             Route("/", logged_in(overview)),
             Route("/live", logged_in(live)),
             Route("/dead-letters", logged_in(dead_letters)),
-            Route("/dead-letters/{id:int}", logged_in(dead_letter)),
+            Route("/dead-letters/{id:id}", logged_in(dead_letter)),
             Route("/dead-letters/replay", logged_in(acting("replay")), methods=["POST"]),
             Route("/dead-letters/discard", logged_in(acting("discard")), methods=["POST"]),
             Route("/transform", logged_in(transform), methods=["GET", "POST"]),
