@@ -43,6 +43,14 @@ def in_custify(console: Console, user: str) -> bool:
     return bool(people.json())
 
 
+def dead_letters_of(console: Console, user: str) -> list[dict[str, object]]:
+    letters = httpx.get(
+        f"{console.csroute.url}/admin/dead-letters",
+        headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+    ).json()
+    return [d for d in letters if d["user"] == user]
+
+
 def test_a_wrong_token_is_refused(page: Page, console: Console) -> None:
     page.goto(f"{console.csroute.url}/console/live")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # no session: login
@@ -113,8 +121,13 @@ def test_a_failure_shows_its_reason_and_its_dead_letter_is_replayed(
     log_in(page, console)
     page.get_by_role("link", name="live").click()
     expect(page.locator("#live-state")).to_have_text("live")
+    page.get_by_role("button", name="Pause").click()
     identify(console, "cid")
+    wait_for(lambda: dead_letters_of(console, "cid"))  # its records were captured by now
+    expect(page.locator("#live-state")).to_contain_text("waiting")
     dead = page.locator("li.record[data-outcome=dead-lettered]")
+    expect(dead).to_have_count(0)  # held while paused
+    page.get_by_role("button", name="Resume").click()
     expect(dead).to_contain_text("reason: gave up after 1 attempts: HTTP 503")
     page.get_by_role("link", name="overview").click()
     expect(page.get_by_role("table", name="Destinations")).to_contain_text("HTTP 503")
