@@ -61,6 +61,12 @@ def test_a_wrong_token_is_refused(page: Page, console: Console) -> None:
     expect(page.get_by_role("alert")).to_contain_text("Wrong admin token")
     assert not [c for c in page.context.cookies() if c["name"] == "csroute_console"]
     screenshot(page, "login")
+    endless = httpx.post(
+        f"{console.csroute.url}/console/login",
+        content=b"token=" + b"x" * (2 << 20),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert endless.status_code == 413 and "a form is at most" in endless.text
 
 
 def test_the_session_cookie_is_httponly_strict_and_not_the_token(

@@ -40,10 +40,13 @@ FILTERS = ("source", "destination", "user", "type", "event", "outcome")
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """An url-encoded form (the first value of each field); bigger than ``MAX_FORM``: empty."""
-    body = await request.body()
-    if len(body) > MAX_FORM:
-        return {}
+    """An url-encoded form (the first value of each field), read up to ``MAX_FORM`` bytes: the
+    login form is open to anyone, who must not make csroute hold an endless body."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise RequestError(413, "", "size", f"a form is at most {MAX_FORM} bytes")
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
@@ -53,7 +56,7 @@ def create_console(
     token = config.admin.token
     destinations = {d.name: d for d in config.destinations}
 
-    def html(request: Request, title: str, body: str, nonce: str, current: str = "") -> Response:
+    def html(title: str, body: str, nonce: str, current: str = "") -> Response:
         return HTMLResponse(
             page(title, body, csrf_token(token, nonce), current),
             headers={
@@ -70,14 +73,14 @@ def create_console(
             nonce = session_nonce(token, request)
             if nonce is None:
                 return RedirectResponse("/console/login", status_code=303)
-            if request.method == "POST":
-                form = await form_of(request)
-                if not csrf_ok(token, nonce, form.get("csrf", "")):
-                    return HTMLResponse(
-                        page("Refused", "<p>This form has expired: reload the page.</p>"), 403
-                    )
-                request.state.form = form
             try:
+                if request.method == "POST":
+                    form = await form_of(request)
+                    if not csrf_ok(token, nonce, form.get("csrf", "")):
+                        raise RequestError(
+                            403, "csrf", "csrf", "This form has expired: reload the page."
+                        )
+                    request.state.form = form
                 return await handler(request, nonce)
             except RequestError as e:
                 alert = f'<p role="alert" class="error">{h(e.rejection.message)}</p>'
@@ -97,7 +100,10 @@ def create_console(
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return login_page()
-        given = (await form_of(request)).get("token", "")
+        try:
+            given = (await form_of(request)).get("token", "")
+        except RequestError as e:
+            return login_page(e.rejection.message, e.status)
         if not hmac.compare_digest(given.encode(), token.encode()):
             return login_page(
                 "Wrong admin token: use admin.token from csroute's configuration.", 401
@@ -170,7 +176,7 @@ def create_console(
             ],
             rows,
         ) + table("Sources", ["source", "state", "destinations"], sources)
-        return html(request, "Overview", body, nonce, "overview")
+        return html("Overview", body, nonce, "overview")
 
     async def live(request: Request, nonce: str) -> Response:
         inputs = "".join(text_input(f, f) for f in FILTERS)
@@ -181,7 +187,7 @@ def create_console(
             '<span id="live-state" role="status">connecting…</span></p>'
             '<ol id="records" aria-live="polite" aria-label="captured records"></ol>'
         )
-        return html(request, "Live stream", body, nonce, "live")
+        return html("Live stream", body, nonce, "live")
 
     async def dead_letters(request: Request, nonce: str) -> Response:
         wanted = text_param(request.query_params, "destination") or None
@@ -219,14 +225,12 @@ def create_console(
                 else "<p>No dead letters.</p>"
             )
         )
-        return html(request, "Dead letters", body, nonce, "dead letters")
+        return html("Dead letters", body, nonce, "dead letters")
 
     async def dead_letter(request: Request, nonce: str) -> Response:
         letter = await store.dead_letter(path_id(request.path_params["id"]))
         if letter is None:
-            return html(
-                request, "No such dead letter", "<p>It was replayed or discarded.</p>", nonce
-            )
+            return html("No such dead letter", "<p>It was replayed or discarded.</p>", nonce)
         shown = dead_letter_json(letter, with_event=True, scrub=scrub)
         body = (
             f"<dl><dt>destination</dt><dd>{h(shown['destination'])}</dd>"
@@ -237,7 +241,7 @@ def create_console(
             f"<h2>Event</h2><pre>{pretty(shown['event'])}</pre>"
             + _actions(letter.id, csrf_field(csrf_token(token, nonce)))
         )
-        return html(request, f"Dead letter #{letter.id}", body, nonce, "dead letters")
+        return html(f"Dead letter #{letter.id}", body, nonce, "dead letters")
 
     def acting(action: str) -> Page:
         async def act(request: Request, nonce: str) -> Response:
@@ -276,7 +280,7 @@ def create_console(
             f'<textarea id="f-event" name="event" rows="12" cols="80">{h(event)}</textarea></p>'
             f'<p><button type="submit">Preview</button></p></form>{result}'
         )
-        return html(request, "Transform preview", body, nonce, "transform")
+        return html("Transform preview", body, nonce, "transform")
 
     return Starlette(
         routes=[
