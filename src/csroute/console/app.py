@@ -27,15 +27,21 @@ from csroute.console.html import csrf_field, h, page, pretty, table, text_input
 from csroute.destinations.registry import parse_settings
 from csroute.events.errors import RequestError
 from csroute.ops.deadletters import dead_letter_json
-from csroute.ops.params import MAX_ID, int_param, path_id, text_param
+from csroute.ops.params import MAX_ID, int_param, path_id, store_unavailable, text_param
 from csroute.router.router import Router
 from csroute.secrets import Scrubber
-from csroute.store.base import Store
+from csroute.store.base import Store, StoreUnavailable
 
 MAX_FORM = 1 << 20
 STATIC = Path(__file__).parent / "static"
 TOP_REASONS = 3
 Page = Callable[[Request, str], Awaitable[Response]]
+HEADERS = {
+    "cache-control": "no-store",
+    "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+}
+"""On every page: never cached (they show customers' data), only csroute's own script runs."""
 FILTERS = ("source", "destination", "user", "type", "event", "outcome")
 
 
@@ -57,14 +63,7 @@ def create_console(
     destinations = {d.name: d for d in config.destinations}
 
     def html(title: str, body: str, nonce: str, current: str = "") -> Response:
-        return HTMLResponse(
-            page(title, body, csrf_token(token, nonce), current),
-            headers={
-                "cache-control": "no-store",
-                "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
-                "x-content-type-options": "nosniff",
-            },
-        )
+        return HTMLResponse(page(title, body, csrf_token(token, nonce), current), headers=HEADERS)
 
     def logged_in(handler: Page) -> Callable[[Request], Awaitable[Response]]:
         """``handler(request, nonce)`` for a valid session; a POST also needs its CSRF token."""
@@ -82,9 +81,13 @@ def create_console(
                         )
                     request.state.form = form
                 return await handler(request, nonce)
+            except StoreUnavailable as e:
+                error = store_unavailable(e)
             except RequestError as e:
-                alert = f'<p role="alert" class="error">{h(e.rejection.message)}</p>'
-                return HTMLResponse(page("Refused", alert, csrf_token(token, nonce)), e.status)
+                error = e
+            alert = f'<p role="alert" class="error">{h(error.rejection.message)}</p>'
+            refused = page("Refused", alert, csrf_token(token, nonce))
+            return HTMLResponse(refused, error.status, headers=HEADERS)
 
         return guarded
 
@@ -95,7 +98,7 @@ def create_console(
             f"{text_input('token', 'Admin token', kind='password')}"
             '<p><button type="submit">Log in</button></p></form>'
         )
-        return HTMLResponse(page("Log in", body), status, headers={"cache-control": "no-store"})
+        return HTMLResponse(page("Log in", body), status, headers=HEADERS)
 
     async def login(request: Request) -> Response:
         if request.method == "GET":

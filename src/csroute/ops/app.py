@@ -43,6 +43,7 @@ from csroute.ops.params import (
     known_params,
     path_id,
     refusal,
+    store_unavailable,
     text_param,
 )
 from csroute.router.redact import config_secrets
@@ -108,9 +109,7 @@ def create_ops_app(
             except RequestError as e:
                 return refusal(e)
             except StoreUnavailable as e:
-                return refusal(
-                    RequestError(503, "", "store_unavailable", f"the store is unavailable: {e}")
-                )
+                return refusal(store_unavailable(e))
             return response
 
         return guarded
