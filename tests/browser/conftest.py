@@ -11,33 +11,21 @@ between tests).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser_support import HERE, SHOP_KEY, WRITE_KEY, Pipeline
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from csroute.custify.sandbox import running
+from support.chromium import chromium
 from support.process import CsrouteProcess
 from support.servers import ServerThread
-
-ROOT = HERE.parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
@@ -56,26 +44,11 @@ def npm_packages() -> Path:
     return HERE / "node_modules"
 
 
-def _chromium() -> Path:
-    spec = importlib.util.spec_from_file_location("chromium", ROOT / "scripts" / "chromium.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    try:
-        path: Path = script.find_chromium()
-    except script.Unavailable as e:
-        pytest.fail(str(e))
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser(npm_packages: Path) -> Iterator[Browser]:
-    """One browser per module: Playwright's sync API keeps an event loop marked running in
-    this thread while it is started, which would break every later test that runs one."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(_chromium()), args=CHROMIUM_ARGS)
+    """One browser per module (see ``support.chromium``)."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _static() -> Starlette:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from csroute.custify.sandbox import create_app, running
-from support.process import CSROUTE, CsrouteProcess
+from support.process import CSROUTE, CsrouteProcess, app_to_custify
 
 WRITE_KEY = "stream-write-key-0001"
 API_KEY = "stream-custify-api-key-0002"
@@ -26,19 +26,13 @@ def csroute(tmp_path: Path) -> Iterator[CsrouteProcess]:
     with running(create_app(api_keys=(API_KEY,), rate_limit=None)) as sandbox:
         process = CsrouteProcess(
             tmp_path,
-            {
-                "admin": {"token": ADMIN_TOKEN},
-                "sources": [{"name": "app", "write_key": WRITE_KEY}],
-                "destinations": [
-                    {
-                        "name": "custify",
-                        "type": "custify",
-                        "settings": {"api_key": API_KEY, "base_url": sandbox},
-                    }
-                ],
-                "connections": [{"source": "app", "destinations": ["custify"]}],
-                "capture": {"mask_fields": ["phone"]},
-            },
+            app_to_custify(
+                WRITE_KEY,
+                API_KEY,
+                sandbox,
+                admin={"token": ADMIN_TOKEN},
+                capture={"mask_fields": ["phone"]},
+            ),
         ).start()
         try:
             yield process

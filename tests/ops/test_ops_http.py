@@ -134,6 +134,7 @@ def test_no_admin_api_without_a_token(tmp_path: Path) -> None:
             f"{csroute.url}/admin/dead-letters", headers={"Authorization": "Bearer x"}
         )
         assert response.status_code == 404
+        assert httpx.get(f"{csroute.url}/console/login").status_code == 404  # nor a console
     finally:
         csroute.stop()
 

@@ -79,3 +79,19 @@ class CsrouteProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def app_to_custify(write_key: str, api_key: str, sandbox: str, **more: Any) -> dict[str, Any]:
+    """A config with one source, ``app``, delivering to one Custify destination, ``custify``."""
+    return {
+        "sources": [{"name": "app", "write_key": write_key}],
+        "destinations": [
+            {
+                "name": "custify",
+                "type": "custify",
+                "settings": {"api_key": api_key, "base_url": sandbox},
+            }
+        ],
+        "connections": [{"source": "app", "destinations": ["custify"]}],
+        **more,
+    }

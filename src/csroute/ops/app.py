@@ -3,7 +3,8 @@
 ``/health`` says the process is alive; ``/ready`` that the store can commit; ``/metrics`` is
 Prometheus text. ``/admin/...`` manages dead letters, shows delivery status and streams the
 live capture (``/admin/stream``, server-sent events), guarded by a bearer token, and does not
-exist at all unless a token is configured.
+exist at all unless a token is configured; nor does the web console (``/console``), whose
+session cookie the stream accepts too (the console's live view is an ``EventSource``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from csroute.capture.live import Capture, Filter
 from csroute.capture.stream import parse_filter, sse
 from csroute.config import Config
+from csroute.console.app import create_console
+from csroute.console.auth import session_nonce
 from csroute.events.errors import RequestError
 from csroute.ops.deadletters import all_ids, dead_letter_json
 from csroute.ops.forget import forget_user
@@ -40,6 +43,7 @@ from csroute.ops.params import (
     known_params,
     path_id,
     refusal,
+    store_unavailable,
     text_param,
 )
 from csroute.router.redact import config_secrets
@@ -81,16 +85,19 @@ def create_ops_app(
             await router.status()  # refreshes the backlog gauges
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    def authorized(request: Request) -> bool:
+    def authorized(request: Request, console: bool) -> bool:
         given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {admin_token}".encode())
+        if hmac.compare_digest(given.encode(), f"Bearer {admin_token}".encode()):
+            return True
+        return console and session_nonce(admin_token, request) is not None
 
-    def admin(handler: Any, query: Collection[str] = ()) -> Any:
-        """``handler`` behind the token; ``query``: the parameters it takes."""
+    def admin(handler: Any, query: Collection[str] = (), console: bool = False) -> Any:
+        """``handler`` behind the token; ``query``: the parameters it takes; ``console``: a
+        console session cookie will do too (GET only: a cookie alone must never change state)."""
 
         async def guarded(request: Request) -> Response:
             try:
-                if not authorized(request):
+                if not authorized(request, console):
                     raise RequestError(
                         401,
                         "Authorization",
@@ -102,9 +109,7 @@ def create_ops_app(
             except RequestError as e:
                 return refusal(e)
             except StoreUnavailable as e:
-                return refusal(
-                    RequestError(503, "", "store_unavailable", f"the store is unavailable: {e}")
-                )
+                return refusal(store_unavailable(e))
             return response
 
         return guarded
@@ -162,7 +167,7 @@ def create_ops_app(
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/health", health),
         Route("/ready", ready),
         Route("/metrics", metrics),
@@ -176,7 +181,8 @@ def create_ops_app(
             Route("/admin/dead-letters/replay", admin(replay), methods=["POST"]),
             Route("/admin/dead-letters/discard", admin(discard), methods=["POST"]),
             Route("/admin/forget", admin(forget), methods=["POST"]),
-            Route("/admin/stream", admin(stream, Filter.__struct_fields__)),
+            Route("/admin/stream", admin(stream, Filter.__struct_fields__, console=True)),
+            Mount("/console", create_console(config, store, router, scrub)),
         ]
     return Starlette(
         routes=routes,

@@ -520,7 +520,8 @@ def document() -> dict[str, Any]:
     paths["/admin/forget"] = {"post": forget}
     stream = _admin(
         "stream",
-        "The live capture as server-sent events (docs/console.md); it never ends by itself",
+        "The live capture as server-sent events (docs/console.md); it never ends by itself."
+        " The web console's session cookie is accepted instead of the token.",
         {},
         parameters=[
             {"name": name, "in": "query", "schema": {"type": "string"}}

@@ -50,6 +50,11 @@ def refusal(error: RequestError, headers: Mapping[str, str] | None = None) -> JS
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
+def store_unavailable(error: Exception) -> RequestError:
+    """A 503 for a request the store could not serve (the client may try again)."""
+    return RequestError(503, "", "store_unavailable", f"the store is unavailable: {error}")
+
+
 def known_params(query: Mapping[str, str], allowed: Collection[str]) -> None:
     """Refuse a parameter the endpoint does not take: a misspelt ``limt=5`` would otherwise
     be ignored without a word."""

@@ -1,0 +1,1 @@
+"""The web console under ``/console``: server-rendered pages over the admin API's operations."""
