@@ -645,13 +645,16 @@ class DestinationWorker:
         )
 
     def _describe(self, attempt: Attempt) -> str:
+        """The error in words, without NUL: a destination may echo one, and PostgreSQL's text
+        columns refuse it (the whole commit would fail, holding back every user)."""
         if attempt.status is None:
-            return attempt.error
-        explain = self.delivery.explain
-        if explain is not None:
-            return f"HTTP {attempt.status}: {explain(attempt.status, attempt.body)}"
-        snippet = attempt.body[:300].decode("utf-8", "replace").strip()
-        return f"HTTP {attempt.status}: {snippet}" if snippet else f"HTTP {attempt.status}"
+            text = attempt.error
+        elif self.delivery.explain is not None:
+            text = f"HTTP {attempt.status}: {self.delivery.explain(attempt.status, attempt.body)}"
+        else:
+            snippet = attempt.body[:300].decode("utf-8", "replace").strip()
+            text = f"HTTP {attempt.status}: {snippet}" if snippet else f"HTTP {attempt.status}"
+        return text.replace("\x00", "\ufffd")
 
     def _backoff(self, attempts: int, retry_after_s: float | None) -> float:
         """Exponential backoff with equal jitter, never sooner than the server asked."""
