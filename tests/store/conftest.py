@@ -12,14 +12,20 @@ from pathlib import Path
 import pytest
 
 from csroute.store.base import Store
+from csroute.store.memory import MemoryStore
 from csroute.store.postgres import PostgresStore
 from csroute.store.sqlite import SQLiteStore
 from support.postgres import fresh_database
 
 BACKENDS: dict[str, Callable[[Path], Awaitable[Store]]] = {
+    "memory": lambda _tmp: _memory(),
     "sqlite": lambda tmp: SQLiteStore.open(tmp / "events.db"),
     "postgres": lambda _tmp: PostgresStore.open(fresh_database()),
 }
+
+
+async def _memory() -> Store:
+    return MemoryStore()
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -267,7 +267,9 @@ class DestinationWorker:
         room = read_ahead - self.in_flight
         due: list[PendingEvent] = []
         if room > 0:
-            here = set(self.busy) | {i.event.user_key for i in self.items.values()}
+            # A user whose failure is not committed yet has a stale head in the store: it is
+            # taken once the commit has moved the head (delivering it would only drop it again).
+            here = self.failed | set(self.busy) | {i.event.user_key for i in self.items.values()}
             limit = self.policy.concurrency if breaker_open else room
             due = [
                 p
