@@ -84,13 +84,18 @@ def _uv(step: Callable[[str], None]) -> bool:
 
 
 def lock() -> int:
-    """Rewrite requirements.lock: pyproject.toml (with the dev extra) resolved by uv."""
+    """Rewrite requirements.lock: pyproject.toml (with the dev extra) resolved by uv.
+
+    uv reads the pins already in the file as preferences, so adding a dependency pins it (and
+    what it needs) without upgrading every other package."""
     header = "".join(line + "\n" for line in LOCK_HEADER.splitlines())
-    compiled = subprocess.run(
+    subprocess.run(
         [str(BIN / "uv"), "pip", "compile", "--quiet", "--no-header", "--no-annotate",
-         "--extra", "dev", "--python", str(BIN / "python"), str(ROOT / "pyproject.toml")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+         "--extra", "dev", "--python", str(BIN / "python"), "--output-file", str(LOCK),
+         str(ROOT / "pyproject.toml")],
+        check=True,
+    )  # fmt: skip
+    compiled = LOCK.read_text()
     LOCK.write_text(header + compiled)
     print(f"wrote {LOCK.name} ({len(compiled.splitlines())} packages)")
     return 0
@@ -150,6 +155,7 @@ def test(args: list[str]) -> int:
         (str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts", "run.py"),
         (str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts", "run.py"),
         (str(BIN / "mypy"),),
+        (str(BIN / "lint-imports"),),
     ]
     failed = [c for c in checks if run(*c) != 0]
     with postgres_for_tests():
