@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from csroute.config import SyncConfig
 from csroute.shape import suggestion
+from csroute.sync.config import SyncConfig
 from csroute.sync.mapping import Mapping
 from csroute.sync.plan import Batching, Plan
 from csroute.sync.templates import (

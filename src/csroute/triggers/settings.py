@@ -1,18 +1,17 @@
 """The ``triggers:`` section of the configuration file (docs/triggers.md).
 
-Kept apart from ``csroute.config`` so that the section and its checks have one home; the main
-configuration only names ``TriggerConfig`` and calls ``problems``. Nothing here imports the
-rest of csroute at module level, so ``csroute.config`` can import it.
+The section and its checks have one home here; ``csroute.config`` only names
+``TriggerConfig`` and calls ``problems``. Nothing here imports the rest of csroute at module
+level, so every command can load the configuration without the Custify client.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
 
 import msgspec
 
-if TYPE_CHECKING:
-    from csroute.config import Config
+from csroute.custify.settings import CustifyConnectionConfig
 
 DEFAULT_INTERVAL_S = 60.0
 """How often a polling trigger looks for new records: one request per poll on an idle account
@@ -95,15 +94,19 @@ class TriggerConfig(_Struct):
         return DEFAULT_RECONCILE_S if self.push is not None else DEFAULT_INTERVAL_S
 
 
-def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
-    """Cross-key checks of every trigger, each prefixed with its key path."""
+def problems(
+    triggers: Mapping[str, TriggerConfig],
+    sources: Collection[str],
+    connections: Mapping[str, CustifyConnectionConfig],
+) -> list[str]:
+    """Cross-key checks of every trigger against the configured ``sources`` (names) and Custify
+    ``connections``, each prefixed with its key path."""
     if not triggers:  # the checks import the Custify client: not for commands that need none
         return []
     from csroute.custify.client.connection import ConnectionNotFound, resolve
     from csroute.triggers.catalog import PUSHED, find
 
     found: list[str] = []
-    sources = {s.name for s in config.sources}
     for name, t in triggers.items():
         where = f"triggers.{name}"
         trigger = find(t.type)
@@ -113,7 +116,7 @@ def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
         if "/" in name or not name:
             found.append(f"{where}: a trigger name must be non-empty and have no '/'")
         try:
-            resolve(config, t.connection)
+            resolve(connections, t.connection)
         except ConnectionNotFound as e:
             found.append(f"{where}.connection: {e}")
         if t.interval_s is not None and t.interval_s <= 0:

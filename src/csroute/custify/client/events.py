@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from csroute.custify import api
 from csroute.custify.client import validate
 from csroute.custify.client.base import Body, Group, merged
 from csroute.custify.client.companies import check_company
@@ -21,7 +22,7 @@ MAX_JOBS_SYNC = 3
 def check_event(data: Mapping[str, Any]) -> None:
     validate.required(data, "name", "created_at")
     validate.any_of(data, "user_id", "email", "company_id")
-    validate.strings(data, ("name", "deduplication_id"), validate.MAX_EVENT_STRING_LENGTH)
+    validate.strings(data, ("name", "deduplication_id"), api.MAX_EVENT_STRING_LENGTH)
     validate.metadata(data)
 
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import msgspec
 
+from csroute.custify.api import (
+    MAX_CUSTOM_FIELDS,
+    MAX_KEY_LENGTH,
+    MAX_METADATA_CHARS,
+    MAX_METADATA_KEYS,
+    MAX_STRING_LENGTH,
+)
 from csroute.custify.client.errors import ValidationError
-
-MAX_KEY_LENGTH = 190
-MAX_STRING_LENGTH = 255
-MAX_EVENT_STRING_LENGTH = 100
-MAX_CUSTOM_FIELDS = 250
-MAX_METADATA_KEYS = 50
-MAX_METADATA_CHARS = 10_000
 
 
 def invalid(field: str, problem: str) -> ValidationError:
