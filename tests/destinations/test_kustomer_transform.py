@@ -1,4 +1,4 @@
-"""The Kustomer mapping: identity, event names and meta, as specs/kustomer.md section 7 says."""
+"""The Kustomer mapping: identity, event names and meta, as docs/destinations/kustomer.md says."""
 
 from __future__ import annotations
 

@@ -20,6 +20,10 @@ RATE_LIMIT_WINDOW_S: Final = 10
 
 MAX_SYNCHRONOUS_JOBS: Final = 3
 """Custify runs at most this many jobs in a synchronous ``POST /batch``."""
+MAX_ASYNCHRONOUS_JOBS: Final = 100
+"""And at most this many in an asynchronous one (the default)."""
+BATCH_RETENTION_S: Final = 6 * 3600.0
+"""How long Custify keeps a batch's job id after its last job finished."""
 
 MAX_KEY_LENGTH: Final = 190
 """Characters of a custom attribute's or metadata key."""

@@ -1,4 +1,4 @@
-"""Events and batches (custify-api.md 5.3, 5.4)."""
+"""Events and batches (docs/custify-api.md 5.3, 5.4)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from csroute.custify.client.errors import ValidationError
 from csroute.custify.client.people import check_person
 
 JOB_TYPES = ("people", "company", "event", "custom-data")
-MAX_JOBS_ASYNC = 100
-MAX_JOBS_SYNC = 3
 
 
 def check_event(data: Mapping[str, Any]) -> None:
@@ -49,7 +47,7 @@ class Batch(Group):
         """``POST /batch`` with ``{type, payload}`` jobs (at most 100, or 3 synchronous; an
         account that accepts more can raise ``max_jobs``). Payloads of people, company and
         event jobs are checked like their single calls."""
-        limit = max_jobs or (MAX_JOBS_SYNC if synchronous else MAX_JOBS_ASYNC)
+        limit = max_jobs or (api.MAX_SYNCHRONOUS_JOBS if synchronous else api.MAX_ASYNCHRONOUS_JOBS)
         if not jobs or len(jobs) > limit:
             raise validate.invalid("jobs", f"must hold 1 to {limit} jobs (got {len(jobs)})")
         for index, job in enumerate(jobs):

@@ -1,5 +1,5 @@
-"""People (custify-api.md 5.1): upsert, and Create/Update that keep their meaning by looking up
-first with Custify's own order ``id`` → ``user_id`` → ``email`` (connectors.md 2.4)."""
+"""People (docs/custify-api.md 5.1): upsert, and Create/Update that keep their meaning by looking up
+first with Custify's own order ``id`` → ``user_id`` → ``email`` (docs/custify-client.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks made before a request is sent, where custify-api.md gives the rule, so a mistake is
+"""Checks made before a request is sent, where docs/custify-api.md gives the rule, so a mistake is
 reported locally with the field named and costs no request (and no rate-limit budget).
 
 Only rules that do not depend on the account are checked here: type locks of custom attributes
@@ -65,7 +65,7 @@ def exactly_one(**identifiers: Any) -> tuple[str, Any]:
 
 
 def custom_attributes(data: Mapping[str, Any], *, currency: bool = False) -> None:
-    """custify-api.md section 4: key and value rules, and the 250-field cap."""
+    """docs/custify-api.md section 4: key and value rules, and the 250-field cap."""
     attributes = data.get("custom_attributes")
     if attributes is None:
         return
