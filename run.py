@@ -3,6 +3,7 @@
 
     python3 run.py serve     # start the pipeline on embedded defaults (demo config, SQLite)
     python3 run.py test      # lint, type-check and run the whole test suite
+    python3 run.py test --unit   # only the fast tier: in-process tests, no lint, no servers
     python3 run.py lock      # re-pin requirements.lock after changing pyproject.toml
 
 Only the standard library is used here, so this works on a fresh machine with Python 3.11+.
@@ -151,6 +152,9 @@ def postgres_for_tests() -> Iterator[None]:
 
 
 def test(args: list[str]) -> int:
+    if "--unit" in args:
+        rest = [a for a in args if a != "--unit"]
+        return run(str(BIN / "python"), "-m", "pytest", "-m", "unit", *rest)
     checks = [
         (str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts", "run.py"),
         (str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts", "run.py"),

@@ -22,6 +22,8 @@ from csroute.destinations.base import Rejection, Request
 from csroute.destinations.custify import forget_error, forget_requests, transform
 from csroute.destinations.registry import parse_settings
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "rudder-custify-cases.json").read_text()
 )

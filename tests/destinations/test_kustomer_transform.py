@@ -11,6 +11,8 @@ from csroute.destinations.base import Rejection, Request
 from csroute.destinations.kustomer import TYPE
 from csroute.destinations.kustomer.settings import Settings
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 
 def settings(**overrides: Any) -> Settings:
     return msgspec.convert({"org_name": "acme", "api_key": "k-secret-123", **overrides}, Settings)

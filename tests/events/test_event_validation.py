@@ -16,6 +16,8 @@ from csroute.events.model import NewEvent
 from csroute.events.timestamps import format_ms, parse_ms
 from csroute.events.validate import accept_batch, accept_event
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 RECEIVED = int(datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC).timestamp() * 1000)
 
 
