@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-import msgspec
-
 from csroute.custify.settings import CustifyConnectionConfig
+from csroute.shape import Section
 
 DEFAULT_INTERVAL_S = 60.0
 """How often a polling trigger looks for new records: one request per poll on an idle account
@@ -24,11 +23,7 @@ SIGNATURE_HEADER = "X-Custify-Signature"
 """The default of ``push.signature_header`` (what csroute's Custify sandbox sends)."""
 
 
-class _Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class TrackOutput(_Struct):
+class TrackOutput(Section):
     """Append each record to the event pipeline as a ``track`` event from ``source``."""
 
     source: str
@@ -36,7 +31,7 @@ class TrackOutput(_Struct):
     """The event name; default ``Custify <trigger title>``, e.g. ``Custify Ticket Created``."""
 
 
-class ScopeConfig(_Struct):
+class ScopeConfig(Section):
     """Which entity a per-entity listing (files, customer objectives) reads."""
 
     company: str | None = None
@@ -49,7 +44,7 @@ class ScopeConfig(_Struct):
     """Read every company's listing in turn: one request per company (and per page) per poll."""
 
 
-class PushConfig(_Struct):
+class PushConfig(Section):
     """Receive Custify's outgoing webhooks for this trigger at ``/triggers/<name>/webhook``.
 
     Custify does not publish the signature header's name nor the envelope's shape, so each is
@@ -67,7 +62,7 @@ class PushConfig(_Struct):
     """Event names that fire this trigger; default ``<resource>.<created|updated>``."""
 
 
-class TriggerConfig(_Struct):
+class TriggerConfig(Section):
     type: str
     """A trigger of docs/triggers.md: ``ticket_created`` or its title, ``Ticket Created``."""
     connection: str | None = None
