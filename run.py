@@ -3,6 +3,7 @@
 
     python3 run.py serve     # start the pipeline on embedded defaults (demo config, SQLite)
     python3 run.py test      # lint, type-check and run the whole test suite
+    python3 run.py test --unit   # only the fast tier: in-process tests, no lint, no servers
     python3 run.py lock      # re-pin requirements.lock after changing pyproject.toml
 
 Only the standard library is used here, so this works on a fresh machine with Python 3.11+.
@@ -84,13 +85,18 @@ def _uv(step: Callable[[str], None]) -> bool:
 
 
 def lock() -> int:
-    """Rewrite requirements.lock: pyproject.toml (with the dev extra) resolved by uv."""
+    """Rewrite requirements.lock: pyproject.toml (with the dev extra) resolved by uv.
+
+    uv reads the pins already in the file as preferences, so adding a dependency pins it (and
+    what it needs) without upgrading every other package."""
     header = "".join(line + "\n" for line in LOCK_HEADER.splitlines())
-    compiled = subprocess.run(
+    subprocess.run(
         [str(BIN / "uv"), "pip", "compile", "--quiet", "--no-header", "--no-annotate",
-         "--extra", "dev", "--python", str(BIN / "python"), str(ROOT / "pyproject.toml")],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+         "--extra", "dev", "--python", str(BIN / "python"), "--output-file", str(LOCK),
+         str(ROOT / "pyproject.toml")],
+        check=True,
+    )  # fmt: skip
+    compiled = LOCK.read_text()
     LOCK.write_text(header + compiled)
     print(f"wrote {LOCK.name} ({len(compiled.splitlines())} packages)")
     return 0
@@ -146,10 +152,14 @@ def postgres_for_tests() -> Iterator[None]:
 
 
 def test(args: list[str]) -> int:
+    if "--unit" in args:
+        rest = [a for a in args if a != "--unit"]
+        return run(str(BIN / "python"), "-m", "pytest", "-m", "unit", *rest)
     checks = [
         (str(BIN / "ruff"), "check", "src", "tests", "bench", "scripts", "run.py"),
         (str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "scripts", "run.py"),
         (str(BIN / "mypy"),),
+        (str(BIN / "lint-imports"),),
     ]
     failed = [c for c in checks if run(*c) != 0]
     with postgres_for_tests():

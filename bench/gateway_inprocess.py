@@ -17,7 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from csroute.config import Limits, SourceConfig
+from csroute.config import SourceConfig
+from csroute.events.limits import Limits
 from csroute.events.model import NewEvent
 from csroute.gateway.app import GatewayApp
 from csroute.gateway.metrics import PrometheusGatewayMetrics

@@ -13,6 +13,16 @@ sys.path.insert(0, str(Path(__file__).parent))  # makes tests/support importable
 
 from csroute.custify.sandbox import running
 from csroute.store.sqlite import SQLiteStore
+from support.unit import stay_in_process
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test marked ``unit`` fails if it starts a server or a subprocess (support/unit.py)."""
+    if request.node.get_closest_marker("unit") is not None:
+        stay_in_process(monkeypatch)
 
 
 @pytest.fixture

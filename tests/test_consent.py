@@ -8,6 +8,8 @@ import pytest
 
 from csroute.router.consent import consent_denial
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 
 def event(context: dict[str, Any] | None = None) -> dict[str, Any]:
     e: dict[str, Any] = {"type": "track", "event": "Order Completed", "messageId": "m1"}

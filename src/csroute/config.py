@@ -1,5 +1,11 @@
 """The configuration file: sources, destinations, connections and delivery policy.
 
+Each package owns its section (``limits`` in ``events``, ``store`` in ``store``,
+``custify_connections`` in ``custify``, ``syncs`` in ``sync``, ``triggers`` in ``triggers``)
+with its checks; this module combines them and holds the pipeline's own sections. It imports
+only those packages (docs/architecture.md), and the packages take their own section, never
+the whole configuration.
+
 One YAML file; ``${ENV_VAR}`` is substituted into its parsed values (so secrets stay out of the
 file), which are checked against typed structs (csroute.shape), then across keys (connections
 name real sources and destinations, destination settings match their type). Every problem is
@@ -19,10 +25,16 @@ import msgspec
 import yaml
 
 from csroute import shape
-from csroute.files import FileMode
+from csroute.custify import settings as custify_settings
+from csroute.custify.settings import CustifyConnectionConfig
+from csroute.events.limits import Limits
 from csroute.secrets import mask
+from csroute.shape import Section
+from csroute.store import settings as store_settings
+from csroute.store.settings import StoreConfig
+from csroute.sync.config import SyncConfig
+from csroute.triggers import settings as trigger_settings
 from csroute.triggers.settings import TriggerConfig
-from csroute.triggers.settings import problems as trigger_problems
 
 
 class ConfigError(Exception):
@@ -33,63 +45,17 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base for config sections: unknown keys are errors (a typo must not pass silently)."""
-
-
-class ServerConfig(Struct):
+class ServerConfig(Section):
     host: str = "127.0.0.1"
     port: int = 8080
 
 
-class StoreConfig(Struct):
-    backend: Literal["sqlite", "postgres"] = "sqlite"
-    path: str = "events.db"
-    """SQLite file, relative to ``data_dir``."""
-    synchronous: Literal["full", "normal"] = "full"
-    """SQLite durability: ``full`` survives power loss, ``normal`` survives process crashes."""
-    url: str = ""
-    """PostgreSQL connection URL (postgres backend); put the password in ``${ENV}``."""
-    retention_s: float = 0.0
-    """Keep events at least this long after they were received, delivered or not (for replay
-    and audits); 0 deletes them as soon as every destination is done with them."""
-    prune_interval_s: float = 60.0
-    """How often the router deletes events every destination is done with; 0 keeps them all."""
-    partitions: int | None = None
-    """How many shares of each destination's users worker processes split between them
-    (postgres backend; a power of two up to 64; default 8). SQLite always uses 1."""
-    lease_ttl_s: float = 10.0
-    """How long a worker's claim on partitions lasts without renewal: after a worker dies, the
-    others take its partitions over within this time (postgres backend)."""
-    pool_size: int = 8
-    """Database connections per process for reads and delivery state (postgres backend)."""
-    file_mode: FileMode = "private"
-    """Who may read the files csroute writes (database, sync logs and checkpoints):
-    ``private`` 0600 files in 0700 directories, ``group`` 0640 in 0750."""
-
-    def partition_count(self) -> int:
-        if self.backend == "sqlite":
-            return 1
-        return 8 if self.partitions is None else self.partitions
-
-
-class Limits(Struct):
-    max_event_bytes: int = 32 * 1024
-    max_request_bytes: int = 500 * 1024
-    max_batch_events: int = 2500
-    max_depth: int = 32
-    """Deepest JSON nesting accepted in an event; deeper bodies are rejected, not walked."""
-    body_timeout_s: float = 30.0
-    """A request body not complete this long after its headers is answered 408 and its
-    connection closed (a ``Content-Length`` longer than what is sent would hold it forever)."""
-
-
-class AdminConfig(Struct):
+class AdminConfig(Section):
     token: str = ""
     """Bearer token for the admin API, at least 16 characters; the API is off without it."""
 
 
-class CaptureConfig(Struct):
+class CaptureConfig(Section):
     """The live view of recent events (``csroute tail``, ``/admin/stream``): kept in memory,
     and only while somebody watches."""
 
@@ -106,12 +72,12 @@ class CaptureConfig(Struct):
     """Names of event fields (at any depth, e.g. ``email``) masked before capture."""
 
 
-class LoggingConfig(Struct):
+class LoggingConfig(Section):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class DeliveryPolicy(Struct):
+class DeliveryPolicy(Section):
     """How the router delivers to one destination; each key may be overridden per destination."""
 
     concurrency: int = 8
@@ -131,7 +97,7 @@ class DeliveryPolicy(Struct):
     """Overrides the destination type's known rate limit (requests per second)."""
 
 
-class DeliveryOverrides(Struct):
+class DeliveryOverrides(Section):
     concurrency: int | None = None
     page_size: int | None = None
     max_attempts: int | None = None
@@ -143,18 +109,18 @@ class DeliveryOverrides(Struct):
     rate_limit_per_s: float | None = None
 
 
-class AllowDeny(Struct):
+class AllowDeny(Section):
     allow: list[str] = []
     deny: list[str] = []
 
 
-class Filters(Struct):
+class Filters(Section):
     event_types: AllowDeny = msgspec.field(default_factory=AllowDeny)
     events: AllowDeny = msgspec.field(default_factory=AllowDeny)
     """Track event names (and page/screen names)."""
 
 
-class SourceConfig(Struct):
+class SourceConfig(Section):
     name: str
     write_key: str
     enabled: bool = True
@@ -163,7 +129,7 @@ class SourceConfig(Struct):
     any origin, as Segment and RudderStack allow."""
 
 
-class DestinationConfig(Struct):
+class DestinationConfig(Section):
     name: str
     type: str
     settings: dict[str, Any] = {}
@@ -174,65 +140,12 @@ class DestinationConfig(Struct):
     delivery: DeliveryOverrides = msgspec.field(default_factory=DeliveryOverrides)
 
 
-class Connection(Struct):
+class Connection(Section):
     source: str
     destinations: list[str]
 
 
-class CustifyConnectionConfig(Struct):
-    """A named Custify connection for ``csroute custify`` and the Python client (issue 5)."""
-
-    api_key: str
-    base_url: str = "https://api.custify.com"
-    """Accounts on regional clusters have their own API URL (shown in Custify's settings)."""
-    rate_limit_requests: float = 100
-    rate_limit_window_s: float = 10
-    timeout_s: float = 30.0
-    max_attempts: int = 6
-    """Tries per call when Custify answers 429 or 5xx (each waits as ``Retry-After`` says)."""
-    time_track_path: Literal["/time-track", "/time_track"] = "/time-track"
-    """Custify's spec and its samples disagree on this path (custify-api.md 5.13)."""
-
-
-class ManualRequestConfig(Struct):
-    """A request built by hand for an endpoint without a template (connectors.md 1.2)."""
-
-    method: str = "POST"
-    path: str | None = None
-    """Relative to the connection's base URL, e.g. ``/people``; or give ``url``."""
-    url: str | None = None
-    headers: dict[str, str] = {}
-    """Extra headers; ``Authorization`` comes from the connection and is refused here."""
-    batch_property: str | None = None
-    """Batch records under this property (e.g. ``batch``); None sends one record per call."""
-    other: dict[str, Any] = {}
-    """Further top-level properties of a batched request, e.g. ``{"synchronous": false}``."""
-
-
-class SyncConfig(Struct):
-    """A saved bulk sync (``csroute sync run NAME``, issue 6); see docs/sync.md."""
-
-    file: str
-    template: str
-    """A template name (``Upsert Person``, ``upsert-person``), or ``manual``."""
-    connection: str | None = None
-    format: Literal["csv", "jsonl", "json", "parquet"] | None = None
-    map: dict[str, str] = {}
-    exclude: list[str] = []
-    batch: bool = False
-    """Send through ``POST /batch`` (templates with a batch job type)."""
-    batch_size: int = 100
-    job_type: Literal["people", "company", "event", "custom-data"] | None = None
-    """Send Batch Request: the job type of every record (default ``people``)."""
-    manual: ManualRequestConfig | None = None
-    response_log: str | None = None
-    error_report: str | None = None
-    checkpoint: str | None = None
-    webhook: str | None = None
-    active: bool = True
-
-
-class Config(Struct):
+class Config(Section):
     data_dir: str = "data"
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
@@ -451,20 +364,12 @@ def check(config: Config) -> list[str]:
         for j, name in enumerate(c.destinations):
             if name not in dest_names:
                 problems.append(f"{where}.destinations[{j}]: no destination named {name!r}")
-    for name, conn in config.custify_connections.items():
-        where = f"custify_connections.{name}"
-        if not conn.api_key.strip():
-            problems.append(f"{where}.api_key: must not be empty")
-        if not conn.base_url.startswith(("http://", "https://")):
-            problems.append(f"{where}.base_url: must start with https:// (got {conn.base_url!r})")
-        if conn.rate_limit_requests <= 0 or conn.rate_limit_window_s <= 0:
-            problems.append(f"{where}.rate_limit_requests, rate_limit_window_s: must be positive")
-        if conn.max_attempts < 1 or conn.timeout_s <= 0:
-            problems.append(f"{where}.max_attempts, timeout_s: must be positive")
+    problems.extend(custify_settings.problems(config.custify_connections))
     for name, sync in config.syncs.items():
         problems.extend(f"syncs.{name}.{p}" for p in _check_sync(sync, config))
-    problems.extend(_check_store(config.store))
-    problems.extend(trigger_problems(config.triggers, config))
+    problems.extend(store_settings.problems(config.store))
+    sources = {s.name for s in config.sources}
+    problems.extend(trigger_settings.problems(config.triggers, sources, config.custify_connections))
     for name, value in (
         ("delivery.concurrency", config.delivery.concurrency),
         ("delivery.page_size", config.delivery.page_size),
@@ -481,26 +386,4 @@ def _check_sync(sync: SyncConfig, config: Config) -> list[str]:
     problems = problems_of(sync)
     if sync.connection is not None and sync.connection not in config.custify_connections:
         problems.append(f"connection: no custify_connections entry named {sync.connection!r}")
-    return problems
-
-
-def _check_store(store: StoreConfig) -> list[str]:
-    from csroute.store.base import PARTS
-
-    problems: list[str] = []
-    if store.backend == "postgres" and not store.url:
-        problems.append("store.url: the postgres backend needs a connection URL")
-    if store.partitions is not None:
-        n = store.partitions
-        if store.backend == "sqlite" and n != 1:
-            problems.append(
-                "store.partitions: SQLite serves one worker process; splitting a destination"
-                " between several needs the postgres backend"
-            )
-        elif n < 1 or n > PARTS or n & (n - 1):
-            problems.append(f"store.partitions: must be a power of two from 1 to {PARTS} (got {n})")
-    if store.lease_ttl_s <= 0:
-        problems.append(f"store.lease_ttl_s: must be positive (got {store.lease_ttl_s})")
-    if store.pool_size < 1:
-        problems.append(f"store.pool_size: must be at least 1 (got {store.pool_size})")
     return problems

@@ -133,7 +133,7 @@ async def serve(
         for sock in sockets:
             sock.close()
         raise
-    store = await open_store(config)
+    store = await open_store(config.store, config.data_dir)
     capture = Capture.for_config(config)
     router = Router(config, store, capture=capture) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router, capture)

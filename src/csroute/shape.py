@@ -18,6 +18,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 
 
+class Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every configuration section: an unknown key is an error (a typo must not pass
+    silently)."""
+
+
 def problems_of(value: Any, typ: Any, path: str = "", hidden: Collection[str] = ()) -> list[str]:
     """Every way ``value`` fails to fit ``typ``, as ``key.path: plain words``.
 

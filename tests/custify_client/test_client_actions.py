@@ -1,4 +1,4 @@
-"""Each of the 49 connector actions (connectors.md 2.4) against the sandbox, through the async
+"""Each of the 49 connector actions (docs/custify-client.md) against the sandbox, through the async
 client, the sync client and the CLI. One scenario per action arranges records with ``api``,
 performs the action with ``run``, and checks the sandbox's resulting state with ``api``."""
 

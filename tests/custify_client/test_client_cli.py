@@ -155,16 +155,19 @@ def test_resolve_prefers_the_name_then_the_environment() -> None:
         "  default: {api_key: k1}\n"
         "  eu: {api_key: k2, base_url: 'https://eu.example/', time_track_path: /time_track}\n"
     )  # fmt: skip
-    eu = resolve(config, "eu", env={})
+    eu = resolve(config.custify_connections, "eu", env={})
     assert (eu.api_key, eu.base_url, eu.time_track_path) == ("k2", "https://eu.example",
                                                               "/time_track")  # fmt: skip
-    assert resolve(config, None, env={}).api_key == "k1"
-    assert resolve(config, None, env={"CSROUTE_CUSTIFY_CONNECTION": "eu"}).api_key == "k2"
+    assert resolve(config.custify_connections, None, env={}).api_key == "k1"
+    assert (
+        resolve(config.custify_connections, None, env={"CSROUTE_CUSTIFY_CONNECTION": "eu"}).api_key
+        == "k2"
+    )
     env = {"CSROUTE_CUSTIFY_API_KEY": "k3", "CSROUTE_CUSTIFY_BASE_URL": "http://127.0.0.1:9"}
-    from_env = resolve(config, None, env=env)
+    from_env = resolve(config.custify_connections, None, env=env)
     assert from_env == Connection("k3", "http://127.0.0.1:9", name="env")
     with pytest.raises(ConnectionNotFound, match="known: default, eu"):
-        resolve(config, "staging", env={})
+        resolve(config.custify_connections, "staging", env={})
     assert "k3" not in repr(from_env)
 
 

@@ -22,6 +22,8 @@ from csroute.destinations.base import Rejection, Request
 from csroute.destinations.custify import forget_error, forget_requests, transform
 from csroute.destinations.registry import parse_settings
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "data" / "rudder-custify-cases.json").read_text()
 )
@@ -167,7 +169,7 @@ def test_csroute_default_adds_deduplication_id() -> None:
 @pytest.mark.parametrize("case", EVENT_CASES, ids=lambda c: c["name"])
 def test_event_case_through_csroute_transform(case: dict[str, Any]) -> None:
     """The ``csroute transform`` JSON Lines contract gives the same answers."""
-    from csroute.cli.transform import transform_lines  # the CLI is not needed by other tests
+    from csroute.router.preview import transform_lines
 
     settings, problems = csroute_settings(case["destination_config"])
     if problems:

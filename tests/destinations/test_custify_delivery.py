@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import msgspec
+import pytest
 
 from csroute.destinations.base import Request
 from csroute.destinations.custify import (
@@ -16,6 +17,8 @@ from csroute.destinations.custify import (
     rate_limit_key,
     transform,
 )
+
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
 
 KEY = "ck_live_0123456789abcdef"
 TS = "2026-01-02T03:04:05.000Z"

@@ -12,6 +12,8 @@ from csroute.destinations.base import Rejection, Request
 from csroute.destinations.custify import Settings, check, transform
 from csroute.destinations.registry import parse_settings
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 KEY = "ck_live_0123456789abcdef"
 TS = "2026-01-02T03:04:05.000Z"
 

@@ -12,6 +12,8 @@ import pytest
 from csroute.destinations.kustomer import TYPE
 from csroute.destinations.kustomer.settings import Settings
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 
 def settings(**overrides: Any) -> Settings:
     return msgspec.convert({"org_name": "acme", "api_key": "k-secret-123", **overrides}, Settings)

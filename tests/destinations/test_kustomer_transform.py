@@ -1,4 +1,4 @@
-"""The Kustomer mapping: identity, event names and meta, as specs/kustomer.md section 7 says."""
+"""The Kustomer mapping: identity, event names and meta, as docs/destinations/kustomer.md says."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from csroute.destinations.base import Rejection, Request
 from csroute.destinations.kustomer import TYPE
 from csroute.destinations.kustomer.settings import Settings
+
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
 
 
 def settings(**overrides: Any) -> Settings:

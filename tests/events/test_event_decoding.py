@@ -8,9 +8,11 @@ import zlib
 import msgspec
 import pytest
 
-from csroute.config import Limits
 from csroute.events.decode import BodyReader, Envelope, decode_item, parse_batch, parse_event
 from csroute.events.errors import Rejection, RequestError
+from csroute.events.limits import Limits
+
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
 
 LIMITS = Limits(max_event_bytes=1000, max_request_bytes=5000, max_batch_events=10, max_depth=4)
 

@@ -9,12 +9,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from csroute.config import Limits
 from csroute.events.decode import Envelope
 from csroute.events.errors import Rejection, RequestError
+from csroute.events.limits import Limits
 from csroute.events.model import NewEvent
 from csroute.events.timestamps import format_ms, parse_ms
 from csroute.events.validate import accept_batch, accept_event
+
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
 
 RECEIVED = int(datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC).timestamp() * 1000)
 

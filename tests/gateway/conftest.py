@@ -9,7 +9,7 @@ import httpx
 import pytest
 from gateway_support import SOURCES, WRITE_KEY, Gateway, basic, serve
 
-from csroute.config import Limits
+from csroute.events.limits import Limits
 from csroute.gateway.app import GatewayApp
 from csroute.store.sqlite import SQLiteStore
 

@@ -17,7 +17,8 @@ from gateway_support import SOURCES, WRITE_KEY, Gateway, basic, serve
 from prometheus_client import CollectorRegistry
 from test_gateway_http import EVENTS, error
 
-from csroute.config import Limits, SourceConfig
+from csroute.config import SourceConfig
+from csroute.events.limits import Limits
 from csroute.gateway.app import GatewayApp
 from csroute.gateway.metrics import PrometheusGatewayMetrics
 from csroute.gateway.pixel import GIF

@@ -14,7 +14,7 @@ import pytest
 from gateway_support import SOURCES, WRITE_KEY, Gateway, basic, serve
 from prometheus_client import CollectorRegistry
 
-from csroute.config import Limits
+from csroute.events.limits import Limits
 from csroute.gateway.app import GatewayApp, Receive, Scope, Send
 from csroute.gateway.deadlines import BodyDeadlines
 from csroute.gateway.metrics import PrometheusGatewayMetrics

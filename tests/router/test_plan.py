@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from csroute.destinations.base import Batching, Request
 from csroute.events.model import LoggedEvent
 from csroute.router.plan import Unit, plan
 from csroute.router.worker import Item
+
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
 
 REQUEST = Request("POST", "http://127.0.0.1:9/x")
 

@@ -9,6 +9,8 @@ import pytest
 from csroute.destinations.base import RateLimit
 from csroute.router.ratelimit import SAFETY, Limiter, Limiters
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 
 def test_one_limiter_per_key_is_shared() -> None:
     limiters = Limiters()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import logging
 
+import pytest
+
 from csroute import logs
 from csroute.destinations.base import Request
 from csroute.router.redact import ALWAYS_SECRET, Secrets, redact
 from csroute.secrets import Scrubber
+
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
 
 KEY = "sk_live_0123456789abcdef"
 BASIC = base64.b64encode(f"{KEY}:".encode()).decode()

@@ -1,4 +1,4 @@
-"""Custify sandbox: what the polling triggers of connectors.md 2.3 rely on. Each trigger's list
+"""Custify sandbox: what the polling triggers (docs/triggers.md) rely on. Each trigger's list
 call, sorted newest first by creation and by change, orders records as they were written and
 changed, with each resource's own sorting convention and envelope."""
 

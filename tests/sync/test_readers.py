@@ -14,6 +14,8 @@ from csroute.sync import readers
 from csroute.sync.convert import ConversionError, convert
 from csroute.sync.readers import ReadError, detect_format, read_records
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 RECORDS = [
     {"user_id": "u1", "email": "a@example.com", "score": 7},
     {"user_id": "u2", "email": "b@example.com", "score": 12.5},

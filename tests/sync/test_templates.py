@@ -1,5 +1,5 @@
 """Each template against the Custify sandbox, through ``csroute sync``: the records land as
-Custify stores them, translated as connectors.md 1.1 says."""
+Custify stores them, translated as docs/sync.md's template table says."""
 
 from __future__ import annotations
 

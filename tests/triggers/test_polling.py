@@ -13,9 +13,9 @@ import yaml
 from triggers_support import API_KEY, SEEDED, TYPES, Sandbox
 
 from csroute.config import Config, parse
+from csroute.custify.api import rate_limit_key
 from csroute.custify.client.connection import resolve
 from csroute.destinations.base import RateLimit
-from csroute.destinations.custify.delivery import rate_limit_key
 from csroute.router.ratelimit import LIMITERS, Limiter, Limiters
 from csroute.store.base import Store
 from csroute.triggers.catalog import BY_KEY, TRIGGERS
@@ -267,7 +267,7 @@ def test_polling_takes_its_share_of_the_key_limiter_that_delivery_uses(
     sandbox: Sandbox, sqlite_store: Store
 ) -> None:
     config = configure(sandbox, "person_created")
-    connection = resolve(config, None)
+    connection = resolve(config.custify_connections, None)
     triggers = Triggers(config, sqlite_store)
     share = triggers.running["t"].poller.share
     client = triggers.running["t"].poller.client

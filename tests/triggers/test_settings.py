@@ -10,6 +10,8 @@ import yaml
 from csroute.config import ConfigError, parse
 from csroute.triggers.catalog import TRIGGERS, find
 
+pytestmark = pytest.mark.unit  # in-process only: the fast tier (tests/support/unit.py)
+
 
 def problems(**triggers: Any) -> list[str]:
     document = {

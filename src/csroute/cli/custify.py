@@ -57,11 +57,16 @@ def connections(config: ConfigOption = None) -> None:
     """List the named connections (API keys masked) and the default one."""
     cfg = load_config(config, needs=CUSTIFY_ONLY)
     named = [
-        resolve(cfg, name).describe() | {"source": "config"} for name in cfg.custify_connections
+        resolve(cfg.custify_connections, name).describe() | {"source": "config"}
+        for name in cfg.custify_connections
     ]
     try:
-        default = resolve(cfg, None).name
+        default = resolve(cfg.custify_connections, None).name
     except LookupError:
         default = None
-    env = [] if default != "env" else [resolve(cfg, None).describe() | {"source": "env"}]
+    env = (
+        []
+        if default != "env"
+        else [resolve(cfg.custify_connections, None).describe() | {"source": "env"}]
+    )
     print_json({"connections": named + env, "default": default})

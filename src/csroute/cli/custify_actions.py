@@ -149,7 +149,7 @@ def _parameters(action: Action) -> list[inspect.Parameter]:
 
 def connection_for(config: Path | None, name: str | None) -> Connection:
     try:
-        return resolve(load_config(config, needs=CUSTIFY_ONLY), name)
+        return resolve(load_config(config, needs=CUSTIFY_ONLY).custify_connections, name)
     except ConnectionNotFound as e:
         fail(str(e), 2)
 

@@ -29,7 +29,7 @@ def run_forget(
     from csroute.store.open import open_store
 
     async def go() -> list[Forgotten]:
-        store = await open_store(cfg)
+        store = await open_store(cfg.store, cfg.data_dir)
         try:
             return await forget_user(cfg, store, user_id, destinations or (), types)
         finally:

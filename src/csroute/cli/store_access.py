@@ -32,7 +32,7 @@ def with_store(config: Config, action: Callable[[Store], Awaitable[T]]) -> T:
             )
 
     async def go() -> T:
-        store = await open_store(config)
+        store = await open_store(config.store, config.data_dir)
         try:
             return await action(store)
         finally:

@@ -41,9 +41,10 @@ from csroute.cli.common import (
 )
 from csroute.cli.custify_actions import ConnectionOption, parse_json, print_json
 from csroute.cli.tables import print_table
-from csroute.config import Config, ManualRequestConfig, SyncConfig
+from csroute.config import Config
 from csroute.custify.client import Connection, ConnectionNotFound, resolve
 from csroute.sync.checkpoint import Checkpoint, checkpoint_key
+from csroute.sync.config import ManualRequestConfig, SyncConfig
 from csroute.sync.mapping import Problem
 from csroute.sync.readers import FORMATS, ReadError, detect_format, spool_stdin
 from csroute.sync.run import Outcome, Sync, SyncStopped
@@ -258,7 +259,7 @@ def execute(
 ) -> None:
     try:
         chosen = target(spec)
-        connection = resolve(cfg, spec.connection)
+        connection = resolve(cfg.custify_connections, spec.connection)
     except (SettingsError, ConnectionNotFound) as e:
         fail(str(e), 2)
     with tempfile.TemporaryDirectory(prefix="csroute-sync-") as spool:

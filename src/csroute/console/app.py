@@ -20,7 +20,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from csroute.cli.transform import transform_lines
 from csroute.config import Config
 from csroute.console.auth import COOKIE, csrf_ok, csrf_token, new_session, session_nonce
 from csroute.console.html import csrf_field, h, page, pretty, table, text_input
@@ -28,6 +27,7 @@ from csroute.destinations.registry import parse_settings
 from csroute.events.errors import RequestError
 from csroute.ops.deadletters import dead_letter_json
 from csroute.ops.params import MAX_ID, int_param, path_id, store_unavailable, text_param
+from csroute.router.preview import transform_lines
 from csroute.router.router import Router
 from csroute.secrets import Scrubber
 from csroute.store.base import Store, StoreUnavailable

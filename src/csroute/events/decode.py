@@ -27,8 +27,8 @@ from typing import Any
 
 import msgspec
 
-from csroute.config import Limits
 from csroute.events.errors import Rejection, RequestError, field_path
+from csroute.events.limits import Limits
 from csroute.events.timestamps import parse_ms
 
 _decode_any = msgspec.json.Decoder().decode

@@ -41,9 +41,10 @@ from urllib.parse import parse_qs
 import msgspec
 
 from csroute.capture.live import Capture
-from csroute.config import Limits, SourceConfig
+from csroute.config import SourceConfig
 from csroute.events.decode import BodyReader, parse_batch, parse_event, too_large
 from csroute.events.errors import Rejection, RequestError, body_timeout
+from csroute.events.limits import Limits
 from csroute.events.validate import accept_batch, accept_event
 from csroute.gateway.cors import OriginPolicy, response_headers
 from csroute.gateway.deadlines import BodyDeadlines

@@ -16,25 +16,37 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
-from csroute.destinations.base import Batching
+from csroute.destinations.base import Batching, Request
+from csroute.events.model import LoggedEvent
 
-if TYPE_CHECKING:
-    from csroute.router.worker import Item
+
+class Planned(Protocol):
+    """What planning reads of an item (the worker's ``Item``): its event, for the user, and the
+    requests it became. Named here so that planning does not import the worker."""
+
+    @property
+    def event(self) -> LoggedEvent: ...
+
+    @property
+    def requests(self) -> Sequence[Request]: ...
+
+
+T = TypeVar("T", bound=Planned)
 
 
 @dataclass(eq=False, slots=True)
-class Unit:
+class Unit(Generic[T]):
     index: int
     batch: bool  # sent through the destination's batch endpoint (when it holds several items)
-    items: list[Item] = field(default_factory=list)
+    items: list[T] = field(default_factory=list)
     size: int = 0  # requests in the unit
-    after: list[Unit] = field(default_factory=list)  # units that must finish first
+    after: list[Unit[T]] = field(default_factory=list)  # units that must finish first
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def batchable(item: Item, batching: Batching) -> bool:
+def batchable(item: Planned, batching: Batching) -> bool:
     """Whether an item may ride in a batch. An event that needs several requests in order
     (a Custify group: company, then person) cannot share a batch whose order the API does not
     promise; it goes alone, request after request."""
@@ -43,14 +55,15 @@ def batchable(item: Item, batching: Batching) -> bool:
     return all(batching.accepts(r) for r in item.requests)
 
 
-def plan(items: Sequence[Item], batching: Batching | None) -> list[Unit]:
+def plan(items: Sequence[T], batching: Batching | None) -> list[Unit[T]]:
     """Units for ``items`` (in log order), each listing the units it must wait for."""
-    units: list[Unit] = []
-    latest: dict[str, Unit] = {}  # user -> the unit holding their latest item so far
+    units: list[Unit[T]] = []
+    latest: dict[str, Unit[T]] = {}  # user -> the unit holding their latest item so far
     first_open = 0  # batches before this index have no room left
     for item in items:
         user = item.event.user_key
         previous = latest.get(user)
+        unit: Unit[T]
         if batching is not None and batchable(item, batching):
             unit = _batch_for(units, item, previous, batching, first_open)
         else:
@@ -67,8 +80,8 @@ def plan(items: Sequence[Item], batching: Batching | None) -> list[Unit]:
 
 
 def _batch_for(
-    units: list[Unit], item: Item, previous: Unit | None, batching: Batching, first_open: int
-) -> Unit:
+    units: list[Unit[T]], item: T, previous: Unit[T] | None, batching: Batching, first_open: int
+) -> Unit[T]:
     """The first batch with room where ``item`` keeps its user's order, or a new one.
 
     An ordered batch (a JSON array) may take a user's next event into the same batch as the
@@ -82,10 +95,10 @@ def _batch_for(
     for unit in units[max(start, first_open) :]:
         if unit.batch and unit.size + need <= batching.max_size:
             return unit
-    unit = Unit(len(units), batch=True)
-    units.append(unit)
-    return unit
+    fresh: Unit[T] = Unit(len(units), batch=True)
+    units.append(fresh)
+    return fresh
 
 
-def _has_room(unit: Unit, batching: Batching | None) -> bool:
+def _has_room(unit: Unit[T], batching: Batching | None) -> bool:
     return batching is not None and unit.batch and unit.size < batching.max_size

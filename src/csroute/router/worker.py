@@ -181,7 +181,7 @@ class DestinationWorker:
         self.items: dict[int, Item] = {}
         self.busy: Counter[str] = Counter()  # user -> their events in deliveries under way
         self.in_flight = 0  # events in deliveries under way
-        self.latest: dict[str, Unit] = {}  # user -> their last delivery under way
+        self.latest: dict[str, Unit[Item]] = {}  # user -> their last delivery under way
         self.tasks: set[asyncio.Task[None]] = set()
         self.ended = asyncio.Event()  # set while no delivery is under way
         self.parked = asyncio.Event()  # set, and replaced, each time events are parked
@@ -470,7 +470,7 @@ class DestinationWorker:
 
     # -- delivering -----------------------------------------------------------------------
 
-    def _start(self, unit: Unit) -> None:
+    def _start(self, unit: Unit[Item]) -> None:
         """Start a unit; it waits for its users' deliveries under way from earlier reads too."""
         self.in_flight += len(unit.items)
         for item in unit.items:
@@ -490,7 +490,7 @@ class DestinationWorker:
         if not self.tasks:
             self.ended.set()
 
-    async def _deliver(self, unit: Unit) -> None:
+    async def _deliver(self, unit: Unit[Item]) -> None:
         """Deliver one unit after the units it waits for, in one of ``concurrency`` lanes."""
         try:
             await self._after(unit)
@@ -523,7 +523,7 @@ class DestinationWorker:
             if self.in_flight * 2 <= self._read_ahead() < (self.in_flight + len(unit.items)) * 2:
                 self.wake.set()  # room for a read: no need to wait for the next commit
 
-    async def _after(self, unit: Unit) -> None:
+    async def _after(self, unit: Unit[Item]) -> None:
         """Wait for the units holding earlier events of this unit's users, except for users
         parked meanwhile: their events here are handed back to the store."""
         users = {i.event.user_key for i in unit.items}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from csroute.config import Config
 from csroute.files import restrict_database
 from csroute.secrets import mask
 from csroute.store.base import Store
+from csroute.store.settings import StoreConfig
 
 
 def shown_url(url: str) -> str:
@@ -23,14 +23,15 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-async def open_store(config: Config) -> Store:
-    if config.store.backend == "postgres":
+async def open_store(settings: StoreConfig, data_dir: str) -> Store:
+    """The store ``settings`` describe; a SQLite file is relative to ``data_dir``."""
+    if settings.backend == "postgres":
         from csroute.store.postgres import PostgresStore
 
-        return await PostgresStore.open(config.store.url, pool_size=config.store.pool_size)
+        return await PostgresStore.open(settings.url, pool_size=settings.pool_size)
     from csroute.store.sqlite import SQLiteStore
 
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-    path = config.data_path(config.store.path)
-    restrict_database(path, config.store.file_mode)
-    return await SQLiteStore.open(path, synchronous=config.store.synchronous)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(data_dir) / settings.path
+    restrict_database(path, settings.file_mode)
+    return await SQLiteStore.open(path, synchronous=settings.synchronous)

@@ -1,7 +1,7 @@
 """What a sync sends: its settings (a template, or a manual request), and the requests built from
 payloads, one per record or one per batch of records.
 
-Batch mode follows connectors.md 1.3: records go under ``jobs`` as ``{type, payload}`` items, 100
+Batch mode (docs/sync.md): records go under ``jobs`` as ``{type, payload}`` items, 100
 per asynchronous request, with ``synchronous: false`` and ``returnJobId: true``; the property, the
 wrapping, the size and the other properties are settings, so a Nexla-style profile (500 records
 under ``batch``) or a manual endpoint's batching can be configured too.

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from csroute.config import SyncConfig
+from csroute.custify.api import MAX_ASYNCHRONOUS_JOBS
 from csroute.shape import suggestion
+from csroute.sync.config import SyncConfig
 from csroute.sync.mapping import Mapping
 from csroute.sync.plan import Batching, Plan
 from csroute.sync.templates import (
@@ -20,7 +21,6 @@ from csroute.sync.templates import (
 )
 
 MANUAL = "manual"
-MAX_ASYNC_JOBS = 100
 
 
 class SettingsError(ValueError):
@@ -74,10 +74,10 @@ def target(sync: SyncConfig) -> Target:
 
 
 def _batched(template: Template, sync: SyncConfig) -> Plan:
-    if sync.batch_size > MAX_ASYNC_JOBS:
+    if sync.batch_size > MAX_ASYNCHRONOUS_JOBS:
         raise SettingsError(
-            f"batch_size: Custify takes at most {MAX_ASYNC_JOBS} jobs per asynchronous batch "
-            f"(got {sync.batch_size})"
+            f"batch_size: Custify takes at most {MAX_ASYNCHRONOUS_JOBS} jobs per asynchronous "
+            f"batch (got {sync.batch_size})"
         )
     return Plan(template, Batching(size=sync.batch_size, job_type=template.job_type))
 

@@ -1,15 +1,14 @@
-"""The record-sync templates of connectors.md 1.1, as data: one ``Template`` per Custify call.
+"""The record-sync templates of docs/sync.md, as data: one ``Template`` per Custify call.
 
-A template names the fields a record may carry (Nexla's names, translated to Custify's API fields
-as the spec's last column says), the type each is converted to, which fields must be present, and
-where other columns go (``custom_attributes``, event ``metadata``, custom-data ``data``, or
-nowhere: then they are reported; a financial record's ``metadata`` takes only the columns mapped
-to it by name, so a misspelt column is reported rather than stored). Where the spec leaves a
-translation open, the value goes to the record's free-form object so nothing is lost:
-subscription ``status``, invoice ``due_date`` and deal ``close_date`` (unless the deal is won or
-lost) to ``metadata``, company ``churned_at`` to ``custom_attributes``; a note's ``created_at``
-has no writable field and is dropped.
-"""
+A template names the fields a record may carry (Nexla's names, translated to Custify's API fields as
+docs/sync.md's template table says), the type each is converted to, which fields must be present,
+and where other columns go (``custom_attributes``, event ``metadata``, custom-data ``data``, or
+nowhere: then they are reported; a financial record's ``metadata`` takes only the columns mapped to
+it by name, so a misspelt column is reported rather than stored). Where the spec leaves a
+translation open, the value goes to the record's free-form object so nothing is lost: subscription
+``status``, invoice ``due_date`` and deal ``close_date`` (unless the deal is won or lost) to
+``metadata``, company ``churned_at`` to ``custom_attributes``; a note's ``created_at`` has no
+writable field and is dropped."""
 
 from __future__ import annotations
 
@@ -50,7 +49,7 @@ class Template:
     finish: Callable[[Payload], None] | None = None
     """Reshapes the payload after mapping (e.g. a person's ``company_id`` into ``companies``)."""
     check: Callable[[Payload], None] | None = None
-    """The client's own rules for the free-form object (custify-api.md 4), so the pre-flight
+    """The client's own rules for the free-form object (docs/custify-api.md 4), so the pre-flight
     finds what Custify would refuse; raises ``ValidationError`` naming the field."""
 
     def field_for(self, name: str) -> Field | None:

@@ -20,16 +20,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-from csroute.config import Config
 from csroute.custify.client import AsyncCustify
 from csroute.custify.client.connection import Connection, resolve
+from csroute.custify.settings import CustifyConnectionConfig
 from csroute.destinations.base import RateLimit
 from csroute.events.errors import RequestError
 from csroute.ops.params import decode
 from csroute.router.ratelimit import LIMITERS, Limiters
 from csroute.store.base import Store
+from csroute.store.settings import StoreConfig
 from csroute.triggers import metrics
 from csroute.triggers.catalog import Trigger, find
 from csroute.triggers.outputs import Outputs
@@ -78,10 +79,24 @@ class LeaseLost(Exception):
     """Another worker process holds the trigger now."""
 
 
+class Setup(Protocol):
+    """The sections of the configuration the triggers read (``csroute.config.Config`` has
+    them): named, so that this package need not import the whole configuration."""
+
+    @property
+    def store(self) -> StoreConfig: ...
+
+    @property
+    def triggers(self) -> Mapping[str, TriggerConfig]: ...
+
+    @property
+    def custify_connections(self) -> Mapping[str, CustifyConnectionConfig]: ...
+
+
 class Triggers:
     def __init__(
         self,
-        config: Config,
+        config: Setup,
         store: Store,
         *,
         names: list[str] | None = None,
@@ -103,7 +118,7 @@ class Triggers:
         shares: dict[str, float] = {}
         connections: dict[str, Connection] = {}
         for name, t in chosen.items():
-            connection = connections[name] = resolve(config, t.connection)
+            connection = connections[name] = resolve(config.custify_connections, t.connection)
             key = connection.rate_limit.key
             shares[key] = min(shares.get(key, DEFAULT_SHARE), t.share)
         for name, t in chosen.items():

@@ -1,18 +1,16 @@
 """The ``triggers:`` section of the configuration file (docs/triggers.md).
 
-Kept apart from ``csroute.config`` so that the section and its checks have one home; the main
-configuration only names ``TriggerConfig`` and calls ``problems``. Nothing here imports the
-rest of csroute at module level, so ``csroute.config`` can import it.
+The section and its checks have one home here; ``csroute.config`` only names
+``TriggerConfig`` and calls ``problems``. Nothing here imports the rest of csroute at module
+level, so every command can load the configuration without the Custify client.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
 
-import msgspec
-
-if TYPE_CHECKING:
-    from csroute.config import Config
+from csroute.custify.settings import CustifyConnectionConfig
+from csroute.shape import Section
 
 DEFAULT_INTERVAL_S = 60.0
 """How often a polling trigger looks for new records: one request per poll on an idle account
@@ -25,11 +23,7 @@ SIGNATURE_HEADER = "X-Custify-Signature"
 """The default of ``push.signature_header`` (what csroute's Custify sandbox sends)."""
 
 
-class _Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class TrackOutput(_Struct):
+class TrackOutput(Section):
     """Append each record to the event pipeline as a ``track`` event from ``source``."""
 
     source: str
@@ -37,7 +31,7 @@ class TrackOutput(_Struct):
     """The event name; default ``Custify <trigger title>``, e.g. ``Custify Ticket Created``."""
 
 
-class ScopeConfig(_Struct):
+class ScopeConfig(Section):
     """Which entity a per-entity listing (files, customer objectives) reads."""
 
     company: str | None = None
@@ -50,7 +44,7 @@ class ScopeConfig(_Struct):
     """Read every company's listing in turn: one request per company (and per page) per poll."""
 
 
-class PushConfig(_Struct):
+class PushConfig(Section):
     """Receive Custify's outgoing webhooks for this trigger at ``/triggers/<name>/webhook``.
 
     Custify does not publish the signature header's name nor the envelope's shape, so each is
@@ -68,7 +62,7 @@ class PushConfig(_Struct):
     """Event names that fire this trigger; default ``<resource>.<created|updated>``."""
 
 
-class TriggerConfig(_Struct):
+class TriggerConfig(Section):
     type: str
     """A trigger of docs/triggers.md: ``ticket_created`` or its title, ``Ticket Created``."""
     connection: str | None = None
@@ -95,15 +89,19 @@ class TriggerConfig(_Struct):
         return DEFAULT_RECONCILE_S if self.push is not None else DEFAULT_INTERVAL_S
 
 
-def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
-    """Cross-key checks of every trigger, each prefixed with its key path."""
+def problems(
+    triggers: Mapping[str, TriggerConfig],
+    sources: Collection[str],
+    connections: Mapping[str, CustifyConnectionConfig],
+) -> list[str]:
+    """Cross-key checks of every trigger against the configured ``sources`` (names) and Custify
+    ``connections``, each prefixed with its key path."""
     if not triggers:  # the checks import the Custify client: not for commands that need none
         return []
     from csroute.custify.client.connection import ConnectionNotFound, resolve
     from csroute.triggers.catalog import PUSHED, find
 
     found: list[str] = []
-    sources = {s.name for s in config.sources}
     for name, t in triggers.items():
         where = f"triggers.{name}"
         trigger = find(t.type)
@@ -113,7 +111,7 @@ def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
         if "/" in name or not name:
             found.append(f"{where}: a trigger name must be non-empty and have no '/'")
         try:
-            resolve(config, t.connection)
+            resolve(connections, t.connection)
         except ConnectionNotFound as e:
             found.append(f"{where}.connection: {e}")
         if t.interval_s is not None and t.interval_s <= 0:

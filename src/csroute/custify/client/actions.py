@@ -1,6 +1,7 @@
 """Every client action as data: the CLI generates ``csroute custify <resource> <action>`` from
 this table, the docs list it, and the tests walk it. Rows with ``connector`` set are the 49
-Konnectify actions of connectors.md 2.4; the others are the reads around them.
+actions of Konnectify's Custify connector (docs/custify-client.md); the others are the reads
+around them.
 
 An action calls ``getattr(client.<group>, <method>)`` with its ``positional`` arguments in
 order, then the JSON body when it takes one, then the remaining arguments as keywords.

@@ -36,7 +36,7 @@ class Group:
 
 
 class ReadOnly(Group):
-    """A read-only resource with a listing and a get by internal id (custify-api.md 5.16)."""
+    """A read-only resource with a listing and a get by internal id (docs/custify-api.md 5.16)."""
 
     path = ""
     key = ""

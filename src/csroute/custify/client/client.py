@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
+from csroute.custify.api import BASE_URL
 from csroute.custify.client.comments import Comments
 from csroute.custify.client.companies import Companies
 from csroute.custify.client.connection import Connection
@@ -32,7 +33,6 @@ from csroute.custify.client.tags import Tags
 from csroute.custify.client.tasks import Tasks
 from csroute.custify.client.tickets import Tickets
 from csroute.custify.client.time_tracks import TimeTracks
-from csroute.destinations.custify.settings import DEFAULT_BASE_URL
 from csroute.router.ratelimit import Limiter
 
 
@@ -47,7 +47,7 @@ class AsyncCustify:
     def __init__(
         self,
         api_key: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = BASE_URL,
         *,
         connection: Connection | None = None,
         dry_run: bool = False,

@@ -1,4 +1,5 @@
-"""Comments on notes and tasks (custify-api.md 5.9): one call creates, or updates with ``id``."""
+"""Comments on notes and tasks (docs/custify-api.md 5.9): one call creates, or updates with
+``id``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Companies (custify-api.md 5.2): upsert by ``id`` → ``company_id``, Create/Update with a
+"""Companies (docs/custify-api.md 5.2): upsert by ``id`` → ``company_id``, Create/Update with a
 lookup first, and every read answered as ``{"companies": [...], "total": n}``."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from csroute.custify import api
 from csroute.custify.client import validate
 from csroute.custify.client.base import Body, Group, merged
 from csroute.custify.client.core import Call, query
@@ -18,7 +19,7 @@ STRING_FIELDS = ("company_id", "name", "website", "industry", "plan")
 
 def check_company(data: Record) -> None:
     validate.any_of(data, "id", "company_id")
-    validate.strings(data, STRING_FIELDS, validate.MAX_STRING_LENGTH)
+    validate.strings(data, STRING_FIELDS, api.MAX_STRING_LENGTH)
     validate.custom_attributes(data, currency=True)
 
 

@@ -7,10 +7,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from csroute.config import Config
+from csroute.custify.api import BASE_URL, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_S, rate_limit_key
+from csroute.custify.settings import CustifyConnectionConfig
 from csroute.destinations.base import RateLimit
-from csroute.destinations.custify.delivery import rate_limit_key
-from csroute.destinations.custify.settings import DEFAULT_BASE_URL
 from csroute.secrets import mask
 
 ENV_API_KEY = "CSROUTE_CUSTIFY_API_KEY"
@@ -21,9 +20,9 @@ ENV_CONNECTION = "CSROUTE_CUSTIFY_CONNECTION"
 @dataclass(frozen=True, slots=True)
 class Connection:
     api_key: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    rate_limit_requests: float = 100
-    rate_limit_window_s: float = 10
+    base_url: str = BASE_URL
+    rate_limit_requests: float = RATE_LIMIT_REQUESTS
+    rate_limit_window_s: float = RATE_LIMIT_WINDOW_S
     timeout_s: float = 30.0
     max_attempts: int = 6
     """Tries per call on 429 and 5xx (and on network errors for reads)."""
@@ -31,7 +30,8 @@ class Connection:
     """First wait after a 5xx without ``Retry-After``; doubles per attempt, at most 30 s."""
     name: str = "default"
     time_track_path: str = "/time-track"
-    """The spec says ``/time-track``, its samples ``/time_track`` (custify-api.md 5.13)."""
+    """Custify's reference says ``/time-track``, its samples ``/time_track``
+    (docs/custify-api.md)."""
 
     @property
     def rate_limit(self) -> RateLimit:
@@ -51,20 +51,22 @@ class ConnectionNotFound(LookupError):
 
 
 def resolve(
-    config: Config | None, name: str | None, env: Mapping[str, str] | None = None
+    connections: Mapping[str, CustifyConnectionConfig] | None,
+    name: str | None,
+    env: Mapping[str, str] | None = None,
 ) -> Connection:
     """The connection named ``name`` (``--connection``), else the default one.
 
-    A name is looked up in the configuration's ``custify_connections``. Without a name:
-    ``$CSROUTE_CUSTIFY_CONNECTION`` names one; else ``$CSROUTE_CUSTIFY_API_KEY`` (with
-    ``$CSROUTE_CUSTIFY_BASE_URL``) is the connection; else the configuration's only connection,
-    or the one named ``default``.
+    A name is looked up in ``connections`` (the configuration's ``custify_connections``).
+    Without a name: ``$CSROUTE_CUSTIFY_CONNECTION`` names one; else
+    ``$CSROUTE_CUSTIFY_API_KEY`` (with ``$CSROUTE_CUSTIFY_BASE_URL``) is the connection; else
+    the only connection in ``connections``, or the one named ``default``.
     """
     env = os.environ if env is None else env
-    named = dict(config.custify_connections) if config is not None else {}
+    named = dict(connections or {})
     name = name or env.get(ENV_CONNECTION) or None
     if name is None and env.get(ENV_API_KEY):
-        base_url = env.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        base_url = env.get(ENV_BASE_URL) or BASE_URL
         return Connection(env[ENV_API_KEY], base_url.rstrip("/"), name="env")
     if name is None:
         if len(named) == 1:

@@ -1,4 +1,4 @@
-"""Custom data objects (custify-api.md 5.17), keyed by (``data_type``, ``data_id``) per entity.
+"""Custom data objects (docs/custify-api.md 5.17), keyed by (``data_type``, ``data_id``) per entity.
 The owner is an internal id (``entity``) or your ``company_id``/``user_id``."""
 
 from __future__ import annotations

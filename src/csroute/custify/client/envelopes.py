@@ -1,4 +1,4 @@
-"""Custify's response envelopes, normalised (custify-api.md 5 and 8.9).
+"""Custify's response envelopes, normalised (docs/custify-api.md 5).
 
 One resource answers with an array-wrapped object (``[{"people": [...], "total": n}]``), most
 with ``{"<key>": [...], "total": n}``, surveys with a bare array, financials with the bare

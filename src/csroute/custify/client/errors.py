@@ -1,14 +1,12 @@
 """Typed errors of the Custify client.
 
-Custify documents no error body (custify-api.md section 3), so ``custify_message`` reads every
-shape clients are known to meet. Errors carry the method and path, never the API key.
+Errors carry the method and path, never the API key; Custify's own words come from
+``csroute.custify.api.error_message``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
+from csroute.custify.api import error_message
 
 
 class CustifyError(Exception):
@@ -61,31 +59,11 @@ class TransportError(CustifyError):
     """No HTTP answer: connection refused or reset, or a timeout."""
 
 
-def custify_message(body: Any) -> str:
-    """Custify's error text: ``error.message``, ``message``, ``error`` or ``msg``."""
-    if isinstance(body, bytes):
-        raw: bytes = body
-        try:
-            body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            return raw.decode(errors="replace").strip()[:300]
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        for key in ("message", "error", "msg"):
-            if body.get(key):
-                return str(body[key])
-    if body in (None, "", {}, []):
-        return ""
-    return msgspec.json.encode(body).decode()[:300]
-
-
 def error_for(
     status: int, body: bytes, where: str, retry_after_s: float | None = None
 ) -> CustifyError:
     """The typed error for a failed answer to ``where`` (``METHOD /path``)."""
-    message = custify_message(body) or "no reason given"
+    message = error_message(body) or "no reason given"
     text = f"{where}: HTTP {status}: {message}"
     if status == 401:
         return AuthenticationError(

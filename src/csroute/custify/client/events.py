@@ -1,10 +1,11 @@
-"""Events and batches (custify-api.md 5.3, 5.4)."""
+"""Events and batches (docs/custify-api.md 5.3, 5.4)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from csroute.custify import api
 from csroute.custify.client import validate
 from csroute.custify.client.base import Body, Group, merged
 from csroute.custify.client.companies import check_company
@@ -14,14 +15,12 @@ from csroute.custify.client.errors import ValidationError
 from csroute.custify.client.people import check_person
 
 JOB_TYPES = ("people", "company", "event", "custom-data")
-MAX_JOBS_ASYNC = 100
-MAX_JOBS_SYNC = 3
 
 
 def check_event(data: Mapping[str, Any]) -> None:
     validate.required(data, "name", "created_at")
     validate.any_of(data, "user_id", "email", "company_id")
-    validate.strings(data, ("name", "deduplication_id"), validate.MAX_EVENT_STRING_LENGTH)
+    validate.strings(data, ("name", "deduplication_id"), api.MAX_EVENT_STRING_LENGTH)
     validate.metadata(data)
 
 
@@ -48,7 +47,7 @@ class Batch(Group):
         """``POST /batch`` with ``{type, payload}`` jobs (at most 100, or 3 synchronous; an
         account that accepts more can raise ``max_jobs``). Payloads of people, company and
         event jobs are checked like their single calls."""
-        limit = max_jobs or (MAX_JOBS_SYNC if synchronous else MAX_JOBS_ASYNC)
+        limit = max_jobs or (api.MAX_SYNCHRONOUS_JOBS if synchronous else api.MAX_ASYNCHRONOUS_JOBS)
         if not jobs or len(jobs) > limit:
             raise validate.invalid("jobs", f"must hold 1 to {limit} jobs (got {len(jobs)})")
         for index, job in enumerate(jobs):

@@ -1,4 +1,5 @@
-"""Files (custify-api.md 5.10): multipart upload, unlink, portal visibility, per-entity listing."""
+"""Files (docs/custify-api.md 5.10): multipart upload, unlink, portal visibility, per-entity
+listing."""
 
 from __future__ import annotations
 

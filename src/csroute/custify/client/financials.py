@@ -1,4 +1,4 @@
-"""Financial deals, invoices and subscriptions (custify-api.md 5.12): one class, three types,
+"""Financial deals, invoices and subscriptions (docs/custify-api.md 5.12): one class, three types,
 keyed by your ``externalId`` or by the record's internal id (``entity``)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Notes (custify-api.md 5.5), attached to a person (``Customer``) or a company (``Company``)."""
+"""Notes (docs/custify-api.md 5.5), attached to a person (``Customer``) or a company
+(``Company``)."""
 
 from __future__ import annotations
 

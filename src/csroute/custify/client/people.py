@@ -1,11 +1,12 @@
-"""People (custify-api.md 5.1): upsert, and Create/Update that keep their meaning by looking up
-first with Custify's own order ``id`` → ``user_id`` → ``email`` (connectors.md 2.4)."""
+"""People (docs/custify-api.md 5.1): upsert, and Create/Update that keep their meaning by looking up
+first with Custify's own order ``id`` → ``user_id`` → ``email`` (docs/custify-client.md)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
+from csroute.custify import api
 from csroute.custify.client import validate
 from csroute.custify.client.base import Body, Group, merged
 from csroute.custify.client.core import Call, query
@@ -18,7 +19,7 @@ STRING_FIELDS = ("user_id", "email", "name", "phone")
 
 def check_person(data: Record) -> None:
     validate.any_of(data, "id", "user_id", "email")
-    validate.strings(data, STRING_FIELDS, validate.MAX_STRING_LENGTH)
+    validate.strings(data, STRING_FIELDS, api.MAX_STRING_LENGTH)
     validate.custom_attributes(data)
 
 

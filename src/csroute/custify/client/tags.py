@@ -1,4 +1,4 @@
-"""Tags (custify-api.md 5.6). ``GET /tag/{id}`` answers an empty list for an unknown id and 503
+"""Tags (docs/custify-api.md 5.6). ``GET /tag/{id}`` answers an empty list for an unknown id and 503
 for a malformed one, so ids are checked locally and an empty answer is NotFound."""
 
 from __future__ import annotations

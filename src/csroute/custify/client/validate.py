@@ -1,4 +1,4 @@
-"""Checks made before a request is sent, where custify-api.md gives the rule, so a mistake is
+"""Checks made before a request is sent, where docs/custify-api.md gives the rule, so a mistake is
 reported locally with the field named and costs no request (and no rate-limit budget).
 
 Only rules that do not depend on the account are checked here: type locks of custom attributes
@@ -12,14 +12,14 @@ from typing import Any
 
 import msgspec
 
+from csroute.custify.api import (
+    MAX_CUSTOM_FIELDS,
+    MAX_KEY_LENGTH,
+    MAX_METADATA_CHARS,
+    MAX_METADATA_KEYS,
+    MAX_STRING_LENGTH,
+)
 from csroute.custify.client.errors import ValidationError
-
-MAX_KEY_LENGTH = 190
-MAX_STRING_LENGTH = 255
-MAX_EVENT_STRING_LENGTH = 100
-MAX_CUSTOM_FIELDS = 250
-MAX_METADATA_KEYS = 50
-MAX_METADATA_CHARS = 10_000
 
 
 def invalid(field: str, problem: str) -> ValidationError:
@@ -65,7 +65,7 @@ def exactly_one(**identifiers: Any) -> tuple[str, Any]:
 
 
 def custom_attributes(data: Mapping[str, Any], *, currency: bool = False) -> None:
-    """custify-api.md section 4: key and value rules, and the 250-field cap."""
+    """docs/custify-api.md section 4: key and value rules, and the 250-field cap."""
     attributes = data.get("custom_attributes")
     if attributes is None:
         return

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
+from csroute.custify import api
 from csroute.custify.sandbox import (
     admin,
     batch,
@@ -39,7 +40,7 @@ from csroute.custify.sandbox.faults import Faults
 from csroute.custify.sandbox.gate import Gate
 from csroute.custify.sandbox.ratelimit import FixedWindowLimiter
 from csroute.custify.sandbox.responses import ApiError, error_response
-from csroute.custify.sandbox.settings import BATCH_RETENTION_S, DEFAULT_API_KEY, Settings
+from csroute.custify.sandbox.settings import DEFAULT_API_KEY, Settings
 from csroute.custify.sandbox.state import State
 
 RESOURCE_ROUTES = [
@@ -76,10 +77,10 @@ def create_app(
     *,
     api_keys: Collection[str] = (DEFAULT_API_KEY,),
     read_only_keys: Collection[str] = (),
-    rate_limit: tuple[int, float] | None = (100, 10.0),
-    batch_max_sync: int = 3,
-    batch_max_async: int = 100,
-    batch_retention_s: float = BATCH_RETENTION_S,
+    rate_limit: tuple[int, float] | None = (api.RATE_LIMIT_REQUESTS, api.RATE_LIMIT_WINDOW_S),
+    batch_max_sync: int = api.MAX_SYNCHRONOUS_JOBS,
+    batch_max_async: int = api.MAX_ASYNCHRONOUS_JOBS,
+    batch_retention_s: float = api.BATCH_RETENTION_S,
     request_log_size: int = 1000,
     clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:

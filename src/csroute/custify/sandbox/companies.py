@@ -1,5 +1,5 @@
-"""Companies: upsert by ``id`` then ``company_id``, an immutable ``company_id``, parent links,
-and the ``{"companies": [...], "total": n}`` envelope of every company read (custify-api.md 5.2).
+"""Companies: upsert by ``id`` then ``company_id``, an immutable ``company_id``, parent links, and
+the ``{"companies": [...], "total": n}`` envelope of every company read (docs/custify-api.md 5.2).
 
 Links from people (``companies``) and from child companies (``parent_companies``) share one parser:
 an unknown ``company_id`` is created as a bare company when linked, so that a person can be put in a
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csroute.custify import api
 from csroute.custify.sandbox import filters, rules
 from csroute.custify.sandbox.listing import page_of
 from csroute.custify.sandbox.responses import (
@@ -62,10 +63,8 @@ def attribute_changes(
     for path in unset:
         if path.startswith("custom_attributes."):
             merged.pop(path.split(".", 1)[1], None)
-    if len(merged) > rules.MAX_CUSTOM_FIELDS:
-        raise ApiError(
-            400, f"custom_attributes: at most {rules.MAX_CUSTOM_FIELDS} fields per entity"
-        )
+    if len(merged) > api.MAX_CUSTOM_FIELDS:
+        raise ApiError(400, f"custom_attributes: at most {api.MAX_CUSTOM_FIELDS} fields per entity")
     return merged, locks
 
 

@@ -1,6 +1,7 @@
 """Events: ``POST /event`` answers 202 with an empty body, 404 ``People not found`` for an unknown
-person, accepts company-only events, and ignores a repeated ``deduplication_id`` (custify-api.md
-5.3). A duplicate is answered exactly like a new event, since the spec only says it is ignored."""
+person, accepts company-only events, and ignores a repeated ``deduplication_id``
+(docs/custify-api.md 5.3). A duplicate is answered exactly like a new event, since the spec only
+says it is ignored."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from csroute.custify import api
 from csroute.custify.sandbox import rules
 from csroute.custify.sandbox.responses import ApiError, Record, json_object
 from csroute.custify.sandbox.state import State, now_iso, state_of
@@ -35,16 +37,16 @@ def _owner(
 
 def insert_event(state: State, body: Record) -> bool:
     """Store one event; False when its ``deduplication_id`` was seen before and it was ignored."""
-    name = rules.string_field(body, "name", rules.MAX_EVENT_STRING_LENGTH)
+    name = rules.string_field(body, "name", api.MAX_EVENT_STRING_LENGTH)
     if name is None:
         raise ApiError(400, "name is required")
     created_at = rules.date_field(body, "created_at")
     if created_at is None:
         raise ApiError(400, "created_at is required")
     user_id = rules.identifier(body, "user_id")
-    email = rules.string_field(body, "email", rules.MAX_STRING_LENGTH)
+    email = rules.string_field(body, "email", api.MAX_STRING_LENGTH)
     company_id = rules.identifier(body, "company_id")
-    dedup = rules.string_field(body, "deduplication_id", rules.MAX_EVENT_STRING_LENGTH)
+    dedup = rules.string_field(body, "deduplication_id", api.MAX_EVENT_STRING_LENGTH)
     person_id, company = _owner(state, user_id, email, company_id)
     scope = f"event:{name}"
     metadata, locks = rules.metadata_values(body.get("metadata") or {}, state.locks(scope))

@@ -1,4 +1,4 @@
-"""Financial deals, invoices and subscriptions (custify-api.md 5.12), keyed by your
+"""Financial deals, invoices and subscriptions (docs/custify-api.md 5.12), keyed by your
 ``externalId``: upsert by ``externalId`` or update by internal id, list or get, delete.
 
 A listing holds ``{"deals"|"invoices"|"subscriptions": [...], "total": n}`` except when exactly one

@@ -1,4 +1,5 @@
-"""Custify's rate limit: a fixed window of N requests per W seconds per API key (custify-api.md 2).
+"""Custify's rate limit: a fixed window of N requests per W seconds per API key (docs/custify-api.md
+2).
 
 The window opens with a key's first request and ``Retry-After`` counts from that moment, as the
 spec words it. Requests answered 429 do not use up the window, so a client that waits as told gets

@@ -1,9 +1,8 @@
 """Custify's typing and size rules for fields, custom attributes and event metadata.
 
-Everything here follows custify-api.md section 4. Values are checked and converted first and the
-first-seen type locks are returned to the caller, which commits them only once the whole request is
-valid: a rejected request must not lock a type.
-"""
+Everything here follows docs/custify-api.md section 4. Values are checked and converted first and
+the first-seen type locks are returned to the caller, which commits them only once the whole request
+is valid: a rejected request must not lock a type."""
 
 from __future__ import annotations
 
@@ -14,16 +13,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from csroute.custify.api import (
+    MAX_KEY_LENGTH,
+    MAX_METADATA_CHARS,
+    MAX_METADATA_KEYS,
+    MAX_STRING_LENGTH,
+)
 from csroute.custify.sandbox.responses import ApiError, Record
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
-MAX_KEY_LENGTH = 190
-MAX_STRING_LENGTH = 255
-MAX_EVENT_STRING_LENGTH = 100
-MAX_CUSTOM_FIELDS = 250
-MAX_METADATA_KEYS = 50
-MAX_METADATA_CHARS = 10_000
 
 _ZONE = r"(?P<zone>Z|[+-]\d{2}:?\d{2})?"
 _DATE_FORMATS = (

@@ -8,20 +8,22 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from csroute.custify import api
+
 DEFAULT_API_KEY = "sandbox-key"
-BATCH_RETENTION_S = 6 * 3600.0
 
 
 @dataclass(frozen=True)
 class Settings:
     api_keys: frozenset[str] = frozenset({DEFAULT_API_KEY})
-    # Keys that may read but get 403 on writes (checklist item 1; what 403 means is unconfirmed).
+    # Keys that may read but get 403 on writes (what 403 means is not documented:
+    # docs/custify-api.md 3).
     read_only_keys: frozenset[str] = frozenset()
     # (requests, window seconds) per API key, or None for no limit.
-    rate_limit: tuple[int, float] | None = (100, 10.0)
-    batch_max_sync: int = 3
-    batch_max_async: int = 100
-    batch_retention_s: float = BATCH_RETENTION_S
+    rate_limit: tuple[int, float] | None = (api.RATE_LIMIT_REQUESTS, api.RATE_LIMIT_WINDOW_S)
+    batch_max_sync: int = api.MAX_SYNCHRONOUS_JOBS
+    batch_max_async: int = api.MAX_ASYNCHRONOUS_JOBS
+    batch_retention_s: float = api.BATCH_RETENTION_S
     request_log_size: int = 1000
     clock: Callable[[], float] = field(default=time.monotonic)
 

@@ -1,6 +1,6 @@
-"""Tickets, keyed by your ``externalId`` (custify-api.md 5.7): create, patch, delete, reply, and the
-listings (all, or one company's or person's), with ``sort``/``order`` and ``[{field, values}]``
-filters.
+"""Tickets, keyed by your ``externalId`` (docs/custify-api.md 5.7): create, patch, delete, reply,
+and the listings (all, or one company's or person's), with ``sort``/``order`` and ``[{field,
+values}]`` filters.
 
 A ticket names its company by your ``company_id`` and its person by ``user_id`` or email; the
 listing object carries the internal ids and names. The spec leaves the create, update and reply

@@ -1,4 +1,4 @@
-"""Time tracks (custify-api.md 5.13), served on both ``/time-track`` (the spec's path) and
+"""Time tracks (docs/custify-api.md 5.13), served on both ``/time-track`` (the spec's path) and
 ``/time_track`` (its code samples'), since which one is live is unknown.
 
 Creating and updating need the ``user`` query parameter (the Custify user logging the time; users

@@ -4,8 +4,9 @@ Mapping rules, settings and every deliberate difference from RudderStack's Custi
 are in docs/destinations/custify.md.
 """
 
+from csroute.custify.api import rate_limit_key
 from csroute.destinations.base import DestinationType, UserDeletion
-from csroute.destinations.custify.delivery import delivery, explain, rate_limit_key
+from csroute.destinations.custify.delivery import delivery, explain
 from csroute.destinations.custify.forget import forget_error, forget_requests
 from csroute.destinations.custify.settings import Settings, check
 from csroute.destinations.custify.transform import transform

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from typing import Any
 
-import msgspec
-
+from csroute.custify.api import error_message, rate_limit_key
 from csroute.destinations.base import Batching, Delivery, RateLimit, Request
 from csroute.destinations.custify.endpoints import NO_PARAMS, Endpoints, endpoints
 from csroute.destinations.custify.settings import Settings
-
-
-def rate_limit_key(api_key: str, base_url: str) -> str:
-    """The limiter key of one Custify API key: every destination and client that uses the key
-    must share it, so the Custify client derives its key with this same function."""
-    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
-    return f"custify:{digest}@{base_url.rstrip('/')}"
 
 
 def delivery(settings: Settings) -> Delivery:
@@ -68,7 +58,7 @@ class _Combiner:
 
 def explain(status: int, body: bytes) -> str:
     """Plain words for a failed Custify response: what went wrong and what to do."""
-    message = _message(body)
+    message = error_message(body)
     detail = f" (Custify: {message})" if message else ""
     if status == 401:
         return (
@@ -89,19 +79,3 @@ def explain(status: int, body: bytes) -> str:
     if status >= 500:
         return f"Custify had a server error{detail}"
     return f"unexpected answer from Custify{detail}"
-
-
-def _message(body: bytes) -> str:
-    """Custify's error text: ``error.message``, ``message`` or ``error`` (the shape varies)."""
-    try:
-        data: Any = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return body.decode(errors="replace").strip()[:300]
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        for key in ("message", "error", "msg"):
-            if data.get(key):
-                return str(data[key])
-    return "" if data in (None, "", {}) else msgspec.json.encode(data).decode()[:300]

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
-DEFAULT_BASE_URL = "https://api.custify.com"
-
-MAX_SYNCHRONOUS_JOBS = 3
-"""Custify runs at most this many jobs in a synchronous ``POST /batch``."""
+from csroute.custify.api import (
+    BASE_URL,
+    MAX_SYNCHRONOUS_JOBS,
+    RATE_LIMIT_REQUESTS,
+    RATE_LIMIT_WINDOW_S,
+)
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -19,7 +21,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """Custify API key (Settings → Developer → API Key). Required: never sent as a placeholder."""
     send_anonymous_id: bool = False
     """Use ``anonymousId`` as ``user_id`` when the event names no user id."""
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = BASE_URL
     """Accounts on regional clusters have their own API URL (shown in Custify's settings)."""
     deduplication: bool = True
     """Send ``deduplication_id`` with every Custify event, so redelivery cannot double-count."""
@@ -32,8 +34,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """Jobs per ``POST /batch``; 1 sends one request per event."""
     batch_synchronous: bool = False
     """Ask Custify to apply each batch before answering (at most 3 jobs per batch)."""
-    rate_limit_requests: float = 100
-    rate_limit_window_s: float = 10
+    rate_limit_requests: float = RATE_LIMIT_REQUESTS
+    rate_limit_window_s: float = RATE_LIMIT_WINDOW_S
     timeout_s: float = 30.0
 
 

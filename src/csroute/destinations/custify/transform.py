@@ -1,8 +1,8 @@
 """One event in, the Custify requests that carry it out, in delivery order. No I/O.
 
-The field mapping is RudderStack's Custify destination, value for value (spec:
-custify-destination.md), so a pipeline moved from RudderStack writes the same people, companies
-and events. Where csroute deliberately differs, a comment names the spec's quirk id (Q1 to Q19);
+The field mapping is RudderStack's Custify destination, value for value
+(docs/destinations/custify.md), so a pipeline moved from RudderStack writes the same people,
+companies and events. Where csroute deliberately differs, a comment names the quirk id (Q1 to Q19);
 docs/destinations/custify.md gives the reason for each.
 
 Lookup rule everywhere: the first value that is neither absent, null nor ``""`` wins, so ``0``

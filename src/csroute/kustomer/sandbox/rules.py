@@ -1,4 +1,4 @@
-"""Kustomer's validation of tracking bodies, each disputed rule a switch (specs/kustomer.md 3).
+"""Kustomer's validation of tracking bodies, each disputed rule a switch (docs/sandboxes.md).
 
 The sandbox is meant to catch what the real API would refuse, so where sources disagree the
 default is the stricter reading, except for spaces in event names, where the default follows
