@@ -125,7 +125,11 @@ def test_two_gateways_three_workers_and_a_killed_worker(tmp_path: Path) -> None:
             # The survivors hold every partition between them once the victim's leases expire.
             wait_for(lambda: victim_id not in lease_holders(url))
             wait_for(lambda: sum(lease_holders(url).values()) == 8)
-            assert len(lease_holders(url)) == 2
+            # Usually both survivors share them; one that stalls past the lease time on a busy
+            # machine hands its share to the other, which is right too.
+            survivors = [w.proc.pid for w in workers if w is not victim]
+            for owner in lease_holders(url):
+                assert any(f":{pid}:" in owner for pid in survivors), owner
             for p in producers:
                 p.stop.set()
                 p.join()
