@@ -23,6 +23,8 @@ from csroute.files import FileMode
 from csroute.secrets import mask
 from csroute.triggers.settings import TriggerConfig
 from csroute.triggers.settings import problems as trigger_problems
+from csroute.workflows.settings import WorkflowConfig
+from csroute.workflows.settings import problems as workflow_problems
 
 
 class ConfigError(Exception):
@@ -250,6 +252,8 @@ class Config(Struct):
     """Saved bulk syncs from files to Custify, run by name."""
     triggers: dict[str, TriggerConfig] = {}
     """Custify triggers by name (docs/triggers.md)."""
+    workflows: dict[str, WorkflowConfig] = {}
+    """Workflows by name: a trigger, conditions and steps (docs/workflows.md)."""
 
     def data_path(self, name: str) -> Path:
         return Path(self.data_dir) / name
@@ -465,6 +469,7 @@ def check(config: Config) -> list[str]:
         problems.extend(f"syncs.{name}.{p}" for p in _check_sync(sync, config))
     problems.extend(_check_store(config.store))
     problems.extend(trigger_problems(config.triggers, config))
+    problems.extend(workflow_problems(config.workflows, config))
     for name, value in (
         ("delivery.concurrency", config.delivery.concurrency),
         ("delivery.page_size", config.delivery.page_size),

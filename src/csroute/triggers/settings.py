@@ -104,6 +104,7 @@ def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
 
     found: list[str] = []
     sources = {s.name for s in config.sources}
+    started = {w.trigger for w in config.workflows.values()}
     for name, t in triggers.items():
         where = f"triggers.{name}"
         trigger = find(t.type)
@@ -126,8 +127,10 @@ def problems(triggers: dict[str, TriggerConfig], config: Config) -> list[str]:
             found.append(f"{where}: backfill and since cannot both be set")
         if t.since is not None and not is_iso(t.since):
             found.append(f"{where}.since: must be an ISO-8601 time such as 2026-01-31T00:00:00Z")
-        if t.track is None and t.webhook is None:
-            found.append(f"{where}: needs somewhere to send records (track, webhook or both)")
+        if t.track is None and t.webhook is None and name not in started:
+            found.append(
+                f"{where}: needs somewhere to send records (track, webhook, or a workflow)"
+            )
         if t.track is not None and t.track.source not in sources:
             found.append(f"{where}.track.source: no source named {t.track.source!r}")
         if t.webhook is not None and not t.webhook.startswith(("http://", "https://")):
