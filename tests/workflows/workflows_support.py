@@ -3,6 +3,8 @@ made through its API, and one poll of a trigger with its runs carried out in thi
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,3 +72,36 @@ async def poll_and_run(config: Config, store: Store, trigger: str) -> list[Workf
         await triggers.stop()
         await workflows.stop()
     return [run for run in runs if run is not None]
+
+
+class HoldFirst:
+    """An ASGI wrapper of the sandbox that holds the first ``method path`` request until
+    ``release()``, then answers it 503 without passing it on (the request is never applied);
+    every other request goes straight through. ``arrived`` is set once the request is held: the
+    moment a test may kill its sender mid-step."""
+
+    def __init__(self, app: Starlette, method: str, path: str) -> None:
+        self.app = app
+        self.method = method
+        self.path = path
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+        self._held = False
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        wanted = scope["type"] == "http" and (scope["method"], scope["path"]) == (
+            self.method,
+            self.path,
+        )
+        if not wanted or self._held:
+            await self.app(scope, receive, send)
+            return
+        self._held = True
+        self.arrived.set()
+        while not self._released.is_set():
+            await asyncio.sleep(0.01)
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
