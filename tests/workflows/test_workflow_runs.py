@@ -15,6 +15,8 @@ import pytest
 from workflows_support import Kit, poll_and_run, write_config
 
 from csroute.custify.client.connection import resolve
+from csroute.events.model import NewEvent
+from csroute.events.validate import accept_event
 from csroute.router.ratelimit import LIMITERS
 from csroute.store.base import Store
 from csroute.store.sqlite import SQLiteStore
@@ -220,3 +222,43 @@ async def test_one_record_starts_one_run_when_pushed_twice_and_polled(
     assert [r.state for r in runs if r is not None] == ["succeeded"]  # ...and still one run
     assert len(receiver.bodies) == 1
     assert receiver.bodies[0]["id"] == note["id"]
+
+
+def tracked(name: str, message_id: str, source: str = "app") -> NewEvent:
+    event = {"type": "track", "event": name, "userId": "u1", "messageId": message_id}
+    return accept_event({**event, "properties": {"plan": "pro"}}, "track", source, 0)
+
+
+async def test_a_pipeline_track_event_starts_a_run_once(
+    kit: Kit, tmp_path: Path, store: Store
+) -> None:
+    receiver = Receiver()
+    with ServerThread(receiver) as hook:
+        step = {
+            "id": "hook",
+            "webhook": hook.url,
+            "body": {"plan": "{{ trigger.properties.plan }}"},
+        }
+        workflow = {"event": {"source": "app", "track": "Signed Up"}, "steps": [step]}
+        document = kit.config(tmp_path, workflows={"welcome": workflow})
+        document["sources"].append({"name": "app", "write_key": "wk2"})
+        config = write_config(tmp_path / "c.yaml", document)
+        workflows = Workflows(config, store)
+        try:
+            await store.append([tracked("Signed Up", "before")])
+            assert await workflows.feed("welcome") == 0  # starts at the end of the log
+            await store.append(
+                [
+                    tracked("Signed Up", "m1"),
+                    tracked("Logged In", "m2"),
+                    tracked("Signed Up", "m3", source="custify"),  # another source
+                ]
+            )
+            assert await workflows.feed("welcome") == 1
+            assert await workflows.feed("welcome") == 0  # read once
+            runs = [await workflows.run(id) for id in await store.unfinished_runs(time.time())]
+        finally:
+            await workflows.stop()
+
+    assert [(r.key, r.state) for r in runs if r is not None] == [("app:m1", "succeeded")]
+    assert receiver.bodies == [{"plan": "pro"}]
