@@ -13,10 +13,20 @@ import msgspec
 import typer
 from rich.markup import escape
 
-from csroute.cli.common import FAILED, OK, USAGE, ConfigOption, fail, load_config, out
+from csroute.cli.common import (
+    FAILED,
+    OK,
+    UNAVAILABLE,
+    USAGE,
+    ConfigOption,
+    fail,
+    load_config,
+    out,
+)
 from csroute.cli.store_access import with_store
 from csroute.cli.tables import print_table
 from csroute.config import Config
+from csroute.custify.client.errors import CustifyError, TransportError
 from csroute.store.base import Store, WorkflowRun
 from csroute.workflows.runner import Workflows, decoded
 
@@ -123,6 +133,10 @@ async def _sample(cfg: Config, trigger_name: str) -> dict[str, Any]:
     triggers = Triggers(cfg, cast(Store, None), names=[trigger_name])
     try:
         samples = await triggers.running[trigger_name].poller.sample(1)
+    except TransportError as e:
+        fail(str(e), UNAVAILABLE)
+    except CustifyError as e:
+        fail(str(e))
     finally:
         await triggers.stop()
     if not samples:

@@ -12,7 +12,8 @@ from csroute.workflows.settings import Condition
 
 
 def hold(conditions: list[Condition], context: Mapping[str, Any]) -> bool:
-    """Whether every condition holds. A missing field fails every test but ``exists: false``."""
+    """Whether every condition holds. A missing field fails every test but ``exists: false``
+    and ``not_contains``."""
     return all(_holds(c, _value(c, context)) for c in conditions)
 
 
@@ -27,6 +28,8 @@ def _value(condition: Condition, context: Mapping[str, Any]) -> Any:
 def _holds(condition: Condition, value: Any) -> bool:
     if not isinstance(condition.exists, msgspec.UnsetType):
         return (value is not MISSING and value is not None) == condition.exists
+    if not isinstance(condition.not_contains, msgspec.UnsetType):
+        return value is MISSING or not _contains(value, condition.not_contains)
     if value is MISSING:
         return False
     if condition.equals is not msgspec.UNSET:
@@ -35,9 +38,7 @@ def _holds(condition: Condition, value: Any) -> bool:
         return bool(value != condition.not_equals)
     if not isinstance(condition.one_of, msgspec.UnsetType):
         return value in condition.one_of
-    if condition.contains is not msgspec.UNSET:
-        return _contains(value, condition.contains)
-    return not _contains(value, condition.not_contains)
+    return _contains(value, condition.contains)
 
 
 def _contains(value: Any, item: Any) -> bool:

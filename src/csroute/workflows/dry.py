@@ -25,10 +25,12 @@ async def dry_run(config: Config, name: str, trigger: Any) -> dict[str, Any]:
     }
     answer: dict[str, Any] = {"workflow": name, "dry_run": True, "trigger": trigger}
     steps = Steps(config, None, dry_run=True)
+    where = "when"
     try:
         if not hold(workflow.when, context):
             return {**answer, "conditions": "not met: the run would be skipped", "requests": []}
         for step in workflow.steps:
+            where = f"step {step.id}"
             values = render_all(step.input, context)
             body = render_all(step.body, context)
             if step.track is not None and step.track.user_id:
@@ -41,7 +43,8 @@ async def dry_run(config: Config, name: str, trigger: Any) -> dict[str, Any]:
                 "output": Unknown(f"<steps.{step.id}.output>"),
             }
     except (ExpressionError, StepFailed) as e:
-        return {**answer, "conditions": "met", "requests": steps.requests, "error": str(e)}
+        error = f"{where}: {e}"
+        return {**answer, "conditions": "met", "requests": steps.requests, "error": error}
     finally:
         await steps.close()
     return {**answer, "conditions": "met", "requests": steps.requests}

@@ -173,7 +173,12 @@ class Workflows:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(self.ttl_s / 3)
-                if not await self.store.claim_run(id, self.owner, self.clock(), self.ttl_s):
+                try:
+                    held = await self.store.claim_run(id, self.owner, self.clock(), self.ttl_s)
+                except Exception as e:  # the store is down: the next renewal may get through
+                    log.warning(f"workflows: could not renew the claim on run {id}: {e}")
+                    continue
+                if not held:
                     me.cancel()
                     return
 

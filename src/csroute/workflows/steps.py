@@ -11,7 +11,6 @@ With ``dry_run`` nothing is sent: each step adds the request it would make to ``
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import aiohttp
@@ -33,8 +32,6 @@ from csroute.store.base import Store, StoreUnavailable
 from csroute.workflows.settings import StepConfig
 
 WEBHOOK_TIMEOUT_S: Final = 30.0
-MAX_LISTED: Final = 1000
-"""Records a read action that lists (``companies.people``...) keeps as its output."""
 
 
 class StepFailed(Exception):
@@ -83,11 +80,7 @@ class Steps:
         client = self.client(connection)
         before = len(client.recorded)
         try:
-            result = action.call(client, dict(values or {}), body)
-            if isinstance(result, AsyncIterator):
-                output: Any = [r async for r in _first(result, MAX_LISTED)]
-            else:
-                output = await result
+            output = await action.call(client, dict(values or {}), body)
         except RateLimited as e:
             # The key's shared limiter pauses for Retry-After: the next try waits there.
             client.limiter.throttled_by_server(e.retry_after_s)
@@ -167,15 +160,6 @@ class Steps:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-async def _first(records: AsyncIterator[Any], limit: int) -> AsyncIterator[Any]:
-    n = 0
-    async for record in records:
-        if n >= limit:
-            return
-        n += 1
-        yield record
 
 
 def _decoded(raw: bytes) -> Any:
