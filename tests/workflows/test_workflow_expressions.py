@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from csroute.workflows.conditions import hold
 from csroute.workflows.expressions import (
     ExpressionError,
     Unknown,
@@ -18,6 +19,7 @@ from csroute.workflows.expressions import (
     render_all,
     templates,
 )
+from csroute.workflows.settings import Condition
 
 CONTEXT: dict[str, Any] = {
     "trigger": {
@@ -138,3 +140,25 @@ def test_any_text_inside_braces_parses_or_fails_with_an_expression_error(inner: 
         render(template, CONTEXT)
     except ExpressionError as e:
         assert "{{" in str(e)
+
+
+@pytest.mark.parametrize(
+    ("test", "value", "holds"),
+    [
+        ({"equals": "high"}, "{{ trigger.record.priority | default('high') }}", True),
+        ({"equals": 3}, "{{ trigger.record.size }}", True),
+        ({"not_equals": 3}, "{{ trigger.record.size }}", False),
+        ({"one_of": ["c2", "c3"]}, "{{ trigger.record.company.1 }}", True),
+        ({"contains": "c1"}, "{{ trigger.record.company }}", True),
+        ({"contains": "Fire"}, "{{ trigger.record.title }}", True),
+        ({"not_contains": "c1"}, "{{ trigger.record.company }}", False),
+        ({"not_contains": "c1"}, "{{ trigger.record.nope }}", True),  # missing: holds
+        ({"equals": None}, "{{ trigger.record.nope }}", False),  # missing fails the others
+        ({"exists": True}, "{{ trigger.record.nope }}", False),
+        ({"exists": False}, "{{ trigger.record.nope }}", True),
+        ({"exists": False}, "{{ trigger.record.priority }}", True),  # null
+        ({"exists": True}, "{{ trigger.record.company.0 }}", True),
+    ],
+)
+def test_conditions(test: dict[str, Any], value: str, holds: bool) -> None:
+    assert hold([Condition(value=value, **test)], CONTEXT) is holds
