@@ -262,3 +262,27 @@ async def test_a_pipeline_track_event_starts_a_run_once(
 
     assert [(r.key, r.state) for r in runs if r is not None] == [("app:m1", "succeeded")]
     assert receiver.bodies == [{"plan": "pro"}]
+
+
+async def test_a_webhook_step_retries_5xx_and_stops_on_4xx(kit: Kit, tmp_path: Path) -> None:
+    answers = {0: "500", 1: "500", 3: "400"}  # the first run: 500, 500, ok; the second: 400
+    receiver = Receiver(lambda n, _body: answers.get(n))
+    with ServerThread(receiver) as hook:
+        step = {"id": "hook", "webhook": hook.url, "retry": {"backoff_s": 0}}
+        config = write_config(tmp_path / "c.yaml", kit.config(tmp_path, **tickets_workflow([step])))
+        kit.ok(kit.http.post("/ticket", json={"externalId": "Z-1", "title": "t"}))
+        store = await SQLiteStore.open(tmp_path / "events.db")
+        try:
+            (retried,) = await poll_and_run(config, store, "tickets")
+            kit.ok(kit.http.post("/ticket", json={"externalId": "Z-2", "title": "t"}))
+            (refused,) = await poll_and_run(config, store, "tickets")
+        finally:
+            await store.close()
+
+    assert retried.state == "succeeded"
+    assert [(s.state, s.attempts) for s in retried.steps] == [("succeeded", 3)]
+    assert refused.state == "failed"
+    (step_run,) = refused.steps
+    assert (step_run.state, step_run.attempts) == ("failed", 1)
+    assert step_run.error == f'POST {hook.url}: HTTP 400: {{"error": "injected"}}'
+    assert [b["record"]["externalId"] for b in receiver.bodies] == ["Z-1"]

@@ -166,3 +166,17 @@ def test_a_trigger_that_feeds_no_workflow_still_needs_an_output(tmp_path: Path) 
     assert "triggers.tickets: needs somewhere to send records (track, webhook, or a workflow)" in (
         problems
     )
+
+
+def test_an_action_needs_a_custify_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CSROUTE_CUSTIFY_API_KEY", raising=False)
+    monkeypatch.delenv("CSROUTE_CUSTIFY_CONNECTION", raising=False)
+    hook = {"id": "h", "webhook": "https://example.com/h"}
+    workflow = {"trigger": "tickets", "steps": [hook, step()]}
+    problems = check(tmp_path, {"w": workflow}, custify_connections={})
+    assert [p for p in problems if p.startswith("workflows.")] == [
+        "workflows.w.steps[1] (s).connection: no Custify connection chosen: pass --connection NAME"
+        " (known: none configured) or set CSROUTE_CUSTIFY_API_KEY"
+    ]

@@ -167,7 +167,7 @@ def _workflow_problems(workflow: WorkflowConfig, config: Config) -> list[str]:
         elif step.id in earlier:
             found.append(f"{at}.id: another step is named {step.id!r}")
         found.extend(at + p for p in _step_problems(step, config))
-        if step.action and (step.connection or workflow.connection) is not None:
+        if step.action:
             try:
                 resolve(config, step.connection or workflow.connection)
             except ConnectionNotFound as e:

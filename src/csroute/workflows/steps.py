@@ -19,7 +19,7 @@ import msgspec
 from csroute.config import Config
 from csroute.custify.client import AsyncCustify
 from csroute.custify.client.actions import BY_KEY
-from csroute.custify.client.connection import resolve
+from csroute.custify.client.connection import ConnectionNotFound, resolve
 from csroute.custify.client.errors import (
     CustifyError,
     RateLimited,
@@ -77,7 +77,10 @@ class Steps:
 
     async def _action(self, key: str, connection: str | None, values: Any, body: Any) -> Any:
         action = BY_KEY[key]
-        client = self.client(connection)
+        try:
+            client = self.client(connection)
+        except ConnectionNotFound as e:
+            raise StepFailed(str(e), retryable=False) from None
         before = len(client.recorded)
         try:
             output = await action.call(client, dict(values or {}), body)
@@ -89,6 +92,8 @@ class Steps:
             raise StepFailed(str(e), retryable=True) from None
         except CustifyError as e:
             raise StepFailed(str(e), retryable=False) from None
+        except KeyError as e:  # a required argument computed to null
+            raise StepFailed(f"{key}: {e.args[0]} is required", retryable=False) from None
         except (TypeError, ValueError) as e:  # a value of the wrong kind for the client
             raise StepFailed(f"{key}: {e}", retryable=False) from None
         if self.dry_run:
@@ -122,7 +127,7 @@ class Steps:
         answer = _decoded(raw)
         if 200 <= status < 300:
             return {"status": status, "body": answer}
-        text = f"POST {url}: HTTP {status}: {str(answer)[:300]}"
+        text = f"POST {url}: HTTP {status}: {raw.decode(errors='replace').strip()[:300]}"
         retryable = status == 429 or status >= 500
         wait = float(retry_after) if retry_after and retry_after.isdigit() else None
         raise StepFailed(text, retryable=retryable, retry_after_s=wait)
