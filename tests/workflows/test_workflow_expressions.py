@@ -116,6 +116,8 @@ def test_unknown_values_of_a_dry_run_show_their_path() -> None:
     context = {**CONTEXT, "steps": {"task": {"output": Unknown("<steps.task.output>")}}}
     assert render(parse("{{ steps.task.output.id }}"), context) == "<steps.task.output.id>"
     assert render(parse("id={{ steps.task.output.id }}"), context) == "id=<steps.task.output.id>"
+    alone = render(parse("{{ steps.task.output.tags | join }}"), context)
+    assert (alone, type(alone)) == ("<steps.task.output.tags>", str)  # plain text, as JSON takes
 
 
 @given(st.text(alphabet=st.sampled_from(list("{}|()'\".,_ aZ09-trigersp")), max_size=40))

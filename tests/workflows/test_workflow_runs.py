@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from workflows_support import Kit, poll_and_run, write_config
+from workflows_support import API_KEY, Kit, poll_and_run, write_config
 
 from csroute.custify.client.connection import resolve
 from csroute.events.model import NewEvent
 from csroute.events.validate import accept_event
 from csroute.router.ratelimit import LIMITERS
+from csroute.secrets import mask
 from csroute.store.base import Store
 from csroute.store.sqlite import SQLiteStore
 from csroute.triggers.runner import Triggers
 from csroute.workflows import metrics
+from csroute.workflows.dry import dry_run
 from csroute.workflows.runner import Workflows
 from support.receiver import Receiver
 from support.servers import ServerThread
@@ -286,3 +289,32 @@ async def test_a_webhook_step_retries_5xx_and_stops_on_4xx(kit: Kit, tmp_path: P
     assert (step_run.state, step_run.attempts) == ("failed", 1)
     assert step_run.error == f'POST {hook.url}: HTTP 400: {{"error": "injected"}}'
     assert [b["record"]["externalId"] for b in receiver.bodies] == ["Z-1"]
+
+
+async def test_secrets_of_the_configuration_are_masked_in_what_is_recorded(
+    kit: Kit, tmp_path: Path
+) -> None:
+    receiver = Receiver(lambda _n, _body: "400")
+    with ServerThread(receiver) as hook:
+        step = {"id": "hook", "webhook": f"{hook.url}/?token={API_KEY}", "body": {"key": API_KEY}}
+        config = write_config(tmp_path / "c.yaml", kit.config(tmp_path, **tickets_workflow([step])))
+        kit.ok(kit.http.post("/ticket", json={"externalId": "Z-1", "title": "t"}))
+        store = await SQLiteStore.open(tmp_path / "events.db")
+        try:
+            (run,) = await poll_and_run(config, store, "tickets")
+        finally:
+            await store.close()
+        shown = await dry_run(config, "follow-up", decoded(run.trigger))
+
+    (recorded,) = run.steps
+    assert run.state == "failed"
+    assert API_KEY.encode() not in (recorded.input or b"")
+    assert decoded(recorded.input) == {"body": {"key": mask(API_KEY)}}
+    assert (
+        recorded.error is not None
+        and API_KEY not in recorded.error
+        and mask(API_KEY) in recorded.error
+    )
+    assert run.error is not None and API_KEY not in run.error
+    assert API_KEY not in json.dumps(shown)
+    assert shown["requests"][0]["body"] == {"key": mask(API_KEY)}

@@ -12,7 +12,7 @@ from typing import Any
 from csroute.config import Config
 from csroute.workflows.conditions import hold
 from csroute.workflows.expressions import ExpressionError, Unknown, render_all
-from csroute.workflows.steps import StepFailed, Steps
+from csroute.workflows.steps import StepFailed, Steps, scrubbing
 
 
 async def dry_run(config: Config, name: str, trigger: Any) -> dict[str, Any]:
@@ -43,8 +43,8 @@ async def dry_run(config: Config, name: str, trigger: Any) -> dict[str, Any]:
                 "output": Unknown(f"<steps.{step.id}.output>"),
             }
     except (ExpressionError, StepFailed) as e:
-        error = f"{where}: {e}"
-        return {**answer, "conditions": "met", "requests": steps.requests, "error": error}
+        answer["error"] = f"{where}: {e}"
     finally:
         await steps.close()
-    return {**answer, "conditions": "met", "requests": steps.requests}
+    shown = scrubbing(config).json({**answer, "conditions": "met", "requests": steps.requests})
+    return dict(shown)

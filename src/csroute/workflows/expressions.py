@@ -197,6 +197,8 @@ def lookup(context: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 def evaluate(expression: Expression, context: Mapping[str, Any]) -> Any:
     value = lookup(context, expression.path)
+    if isinstance(value, Unknown):  # a dry run: no filter can tell what it would give
+        return str(value)
     for f in expression.filters:
         if value is MISSING and f.name != "default":
             raise ExpressionError(_missing(expression))

@@ -32,7 +32,7 @@ from csroute.workflows import metrics
 from csroute.workflows.conditions import hold
 from csroute.workflows.expressions import ExpressionError, render_all
 from csroute.workflows.settings import MAX_BACKOFF_S, StepConfig, WorkflowConfig
-from csroute.workflows.steps import StepFailed, Steps
+from csroute.workflows.steps import StepFailed, Steps, scrubbing
 
 log = logging.getLogger("csroute.workflows")
 
@@ -90,6 +90,7 @@ class Workflows:
             if w.trigger is not None:
                 self.by_trigger.setdefault(w.trigger, []).append(name)
         self.steps = steps or Steps(config, store)
+        self.scrub = scrubbing(config)
         self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ttl_s = config.store.lease_ttl_s
@@ -156,6 +157,7 @@ class Workflows:
             if self._stopping.is_set():  # give it back for the next process, now
                 await self.store.finish_run(id, "queued", None, self.clock())
             return await self.store.workflow_run(id)
+        error = None if error is None else self.scrub.text(error)
         await self.store.finish_run(id, state, error, self.clock())
         metrics.RUNS.labels(run.workflow, state).inc()
         metrics.LATENCY.labels(run.workflow).observe(max(0.0, self.clock() - run.created_at))
@@ -234,9 +236,24 @@ class Workflows:
         attempts = prior.attempts if prior is not None and prior.name == step.id else 0
         started = self.clock()
 
-        def save(state: Any, input: Any, **more: Any) -> Any:
+        def save(
+            state: Any, input: Any, output: Any = None, error: str | None = None, **more: Any
+        ) -> Any:
+            """Record the step, every secret of the configuration masked."""
+            scrub = self.scrub
             return self.store.record_step(
-                StepRecord(run.id, index, step.id, state, attempts, started, _encode(input), **more)
+                StepRecord(
+                    run.id,
+                    index,
+                    step.id,
+                    state,
+                    attempts,
+                    started,
+                    scrub.bytes(_encode(input)),
+                    None if output is None else scrub.bytes(_encode(output)),
+                    None if error is None else scrub.text(error),
+                    **more,
+                )
             )
 
         try:
@@ -268,7 +285,7 @@ class Workflows:
                 await save("running", shown, error=str(e))
                 await self._wait(_backoff(step, tries, e))
                 continue
-            await save("succeeded", shown, output=_encode(output), finished_at=self.clock())
+            await save("succeeded", shown, output=output, finished_at=self.clock())
             context["steps"][step.id] = {"input": shown, "output": output}
             return None
 

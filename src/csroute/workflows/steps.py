@@ -28,10 +28,23 @@ from csroute.custify.client.errors import (
 )
 from csroute.events.validate import accept_event
 from csroute.network import failure_message
+from csroute.secrets import MIN_SECRET_LEN, Scrubber, scrubber
 from csroute.store.base import Store, StoreUnavailable
 from csroute.workflows.settings import StepConfig
 
 WEBHOOK_TIMEOUT_S: Final = 30.0
+
+
+def scrubbing(config: Config) -> Scrubber:
+    """Masks every secret the configuration declares (write keys, the admin token, the store's
+    password, destinations' secret settings, Custify API keys, push secrets) wherever a step's
+    input, output or error would show it: in the store, the CLI and the logs."""
+    from csroute.router.redact import config_secrets
+
+    found = set(config_secrets(config))
+    found.update(c.api_key for c in config.custify_connections.values())
+    found.update(t.push.secret for t in config.triggers.values() if t.push is not None)
+    return scrubber(frozenset(v for v in found if len(v.strip()) >= MIN_SECRET_LEN))
 
 
 class StepFailed(Exception):
