@@ -4,6 +4,7 @@ step down until it goes through, and one run per record however often it is deli
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -318,3 +319,42 @@ async def test_secrets_of_the_configuration_are_masked_in_what_is_recorded(
     assert run.error is not None and API_KEY not in run.error
     assert API_KEY not in json.dumps(shown)
     assert shown["requests"][0]["body"] == {"key": mask(API_KEY)}
+
+
+async def test_stopping_gives_a_run_in_backoff_back_for_the_next_process(
+    kit: Kit, tmp_path: Path
+) -> None:
+    receiver = Receiver(lambda _n, _body: "503")
+    with ServerThread(receiver) as hook:
+        step = {"id": "hook", "webhook": hook.url, "retry": {"backoff_s": 3600}}
+        config = write_config(tmp_path / "c.yaml", kit.config(tmp_path, **tickets_workflow([step])))
+        kit.ok(kit.http.post("/ticket", json={"externalId": "Z-1", "title": "t"}))
+        store = await SQLiteStore.open(tmp_path / "events.db")
+        workflows = Workflows(config, store)
+        triggers = Triggers(config, store, on_record=workflows.accept)
+        try:
+            workflows.start()
+            await triggers.poll("tickets")
+            (created,) = await store.workflow_runs("follow-up")  # running already, maybe
+            id = created.id
+
+            async def failed_once() -> bool:
+                run = await store.workflow_run(id)
+                return run is not None and bool(run.steps) and run.steps[0].error is not None
+
+            deadline = time.monotonic() + 30
+            while not await failed_once():  # the step met its 503 and waits an hour to retry
+                assert time.monotonic() < deadline, "the step never failed"
+                await asyncio.sleep(0.01)
+            await workflows.stop()  # does not wait the hour
+            run = await store.workflow_run(id)
+            waiting = await store.unfinished_runs(time.time())
+        finally:
+            await workflows.stop()
+            await triggers.stop()
+            await store.close()
+
+    assert run is not None and run.state == "queued" and run.owner is None
+    assert [(s.state, s.attempts) for s in run.steps] == [("running", 1)]
+    assert waiting == [id]  # the next process resumes it at once
+    assert receiver.requests == 1
