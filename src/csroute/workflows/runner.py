@@ -150,6 +150,7 @@ class Workflows:
             return run  # not this process's (disabled, or not asked for)
         if not await self.store.claim_run(id, self.owner, self.clock(), self.ttl_s):
             return run
+        run = await self.store.workflow_run(id) or run  # as the last holder left it
         try:
             async with self._holding(id):
                 state, error = await self._steps(run, workflow)
@@ -218,6 +219,8 @@ class Workflows:
                     "output": decoded(prior.output),
                 }
                 continue
+            if self._stopping.is_set():  # between steps: the next process goes on from here
+                raise _Stop()
             error = await self._step(run, index, step, workflow, context, prior)
             if error is not None:
                 return "failed", error
