@@ -128,3 +128,22 @@ def test_execute_history_and_retry(kit: Kit, tmp_path: Path) -> None:
     assert again.exit_code == 1
     assert "is succeeded, not failed" in again.output
     assert cli(path, "retry", "999").exit_code == 1
+
+
+def test_list_and_history_run_without_the_api_key(kit: Kit, tmp_path: Path) -> None:
+    path = setup(kit, tmp_path)
+    document = yaml.safe_load(path.read_text())
+    document["custify_connections"]["sandbox"]["api_key"] = "${WORKFLOW_TEST_UNSET_KEY}"
+    path.write_text(yaml.safe_dump(document))
+    migrated = CliRunner().invoke(app, ["db", "migrate", "--config", str(path)])
+    assert migrated.exit_code == 0, migrated.output
+
+    listed = cli(path, "list")
+    assert listed.exit_code == 0, listed.output
+    assert "follow-up" in listed.output
+    history = cli(path, "history", "follow-up")
+    assert history.exit_code == 0, history.output
+    assert "workflow 'follow-up' has no runs yet" in history.output
+    refused = cli(path, "run", "follow-up", "--sample")  # this one needs the key
+    assert refused.exit_code == 2
+    assert "WORKFLOW_TEST_UNSET_KEY is not set" in refused.output

@@ -36,6 +36,8 @@ app = typer.Typer(
 
 Name = Annotated[str, typer.Argument(help="The workflow's name in the configuration.")]
 SAMPLE_EVENT_USER = "sample-user"
+READS_ONLY = ("workflows", "triggers", "sources")
+"""``needs`` of ``list`` and ``history``: they read the store, so they run without the API keys."""
 
 
 def _print_json(value: Any) -> None:
@@ -59,7 +61,7 @@ def _starts_on(config: Config, name: str) -> str:
 @app.command("list")
 def list_(config: ConfigOption = None) -> None:
     """Every configured workflow: what starts it, its steps, its last run."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=READS_ONLY)
 
     async def last(store: Store) -> dict[str, WorkflowRun | None]:
         found = {name: await store.workflow_runs(name, limit=1) for name in cfg.workflows}
@@ -194,7 +196,7 @@ def history(
     ] = None,
 ) -> None:
     """A workflow's runs, newest first: state, when, how long, the error; or one run's steps."""
-    cfg = load_config(config)
+    cfg = load_config(config, needs=READS_ONLY)
     _chosen(cfg, name)
     if run_id is not None:
         found = with_store(cfg, lambda store: store.workflow_run(run_id))
