@@ -21,7 +21,7 @@ from csroute.events.model import NewEvent
 from csroute.events.validate import accept_event
 from csroute.router.ratelimit import LIMITERS
 from csroute.secrets import mask
-from csroute.store.base import Store
+from csroute.store.base import Store, StoreUnavailable
 from csroute.store.sqlite import SQLiteStore
 from csroute.triggers.runner import Triggers
 from csroute.workflows import metrics
@@ -358,3 +358,34 @@ async def test_stopping_gives_a_run_in_backoff_back_for_the_next_process(
     assert [(s.state, s.attempts) for s in run.steps] == [("running", 1)]
     assert waiting == [id]  # the next process resumes it at once
     assert receiver.requests == 1
+
+
+async def test_the_trigger_cursor_waits_for_the_runs_to_be_created(
+    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "c.yaml", kit.config(tmp_path, **tickets_workflow([TASK])))
+    kit.ok(kit.http.post("/ticket", json={"externalId": "Z-1", "title": "t"}))
+    store = await SQLiteStore.open(tmp_path / "events.db")
+    workflows = Workflows(config, store)
+    triggers = Triggers(config, store, on_record=workflows.accept)
+    create_run = store.create_run
+
+    async def down(*_args: Any) -> int | None:
+        raise StoreUnavailable("disk full")
+
+    try:
+        monkeypatch.setattr(store, "create_run", down)
+        with pytest.raises(StoreUnavailable):
+            await triggers.poll("tickets")
+        cursors = await store.trigger_cursors("tickets")
+        monkeypatch.setattr(store, "create_run", create_run)
+        handed = await triggers.poll("tickets")  # the record is offered again
+        runs = await store.workflow_runs("follow-up")
+    finally:
+        await triggers.stop()
+        await workflows.stop()
+        await store.close()
+
+    assert "" not in cursors  # the cursor did not move past the record
+    assert handed == 1
+    assert [r.state for r in runs] == ["queued"]
