@@ -35,6 +35,8 @@ from csroute.store.settings import StoreConfig
 from csroute.sync.config import SyncConfig
 from csroute.triggers import settings as trigger_settings
 from csroute.triggers.settings import TriggerConfig
+from csroute.workflows import settings as workflow_settings
+from csroute.workflows.settings import WorkflowConfig
 
 
 class ConfigError(Exception):
@@ -163,6 +165,8 @@ class Config(Section):
     """Saved bulk syncs from files to Custify, run by name."""
     triggers: dict[str, TriggerConfig] = {}
     """Custify triggers by name (docs/triggers.md)."""
+    workflows: dict[str, WorkflowConfig] = {}
+    """Workflows by name: a trigger, conditions and steps (docs/workflows.md)."""
 
     def data_path(self, name: str) -> Path:
         return Path(self.data_dir) / name
@@ -369,7 +373,15 @@ def check(config: Config) -> list[str]:
         problems.extend(f"syncs.{name}.{p}" for p in _check_sync(sync, config))
     problems.extend(store_settings.problems(config.store))
     sources = {s.name for s in config.sources}
-    problems.extend(trigger_settings.problems(config.triggers, sources, config.custify_connections))
+    started = {w.trigger for w in config.workflows.values() if w.trigger is not None}
+    problems.extend(
+        trigger_settings.problems(config.triggers, sources, config.custify_connections, started)
+    )
+    problems.extend(
+        workflow_settings.problems(
+            config.workflows, sources, config.triggers, config.custify_connections
+        )
+    )
     for name, value in (
         ("delivery.concurrency", config.delivery.concurrency),
         ("delivery.page_size", config.delivery.page_size),

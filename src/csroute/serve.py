@@ -33,6 +33,7 @@ from csroute.secrets import mask
 from csroute.store.open import open_store, shown_url
 from csroute.triggers.push import PushApp
 from csroute.triggers.runner import Triggers
+from csroute.workflows.runner import Workflows
 
 Role = Literal["all", "gateway", "worker"]
 SWITCH_INTERVAL_S: Final = 0.0005
@@ -60,6 +61,10 @@ def banner(config: Config, role: Role) -> list[str]:
         for name, t in config.triggers.items():
             if t.enabled:
                 lines.append(f"trigger {name!r} ({t.type}) every {t.interval():g} s")
+        for name, w in config.workflows.items():
+            if w.enabled:
+                start = w.trigger or (w.event and f"{w.event.track!r} from {w.event.source}")
+                lines.append(f"workflow {name!r} on {start}, {len(w.steps)} step(s)")
     store = config.store
     if store.backend == "sqlite":
         lines.append(f"store: sqlite ({config.data_path(store.path)})")
@@ -137,7 +142,14 @@ async def serve(
     capture = Capture.for_config(config)
     router = Router(config, store, capture=capture) if role in ("all", "worker") else None
     app: ASGIApp = create_ops_app(config, store, router, capture)
-    triggers = Triggers(config, store) if role in ("all", "worker") else None
+    worker = role in ("all", "worker")
+    workflows = (
+        Workflows(config, store, secrets=config_secrets(config))
+        if worker and config.workflows
+        else None
+    )
+    hand_off = workflows.accept if workflows is not None else None
+    triggers = Triggers(config, store, on_record=hand_off) if worker else None
     if triggers is not None:
         app = PushApp(
             triggers, app, config.limits.body_timeout_s
@@ -156,6 +168,8 @@ async def serve(
         router.start()
     if triggers is not None:
         triggers.start()
+    if workflows is not None:
+        workflows.start()
     # Everything alive now (modules, config, apps) lives as long as the process: keep it out of
     # the collector's full passes, which otherwise walk it again and again under load (+5%
     # single-event ingestion, docs/benchmarks.md).
@@ -180,6 +194,8 @@ async def serve(
     finally:
         if triggers is not None:
             await triggers.stop()
+        if workflows is not None:
+            await workflows.stop()
         if router is not None:
             await router.stop()
         await store.close()

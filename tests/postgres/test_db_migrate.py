@@ -32,14 +32,15 @@ def test_concurrent_migrations_create_the_schema_once(tmp_path: Path) -> None:
     assert [run.returncode for run in runs] == [0, 0, 0], outputs
     said = sorted(out.split(": ", 1)[1].strip() for out, _ in outputs)
     assert said == [
-        "schema is up to date (version 2)",
-        "schema is up to date (version 2)",
-        "schema migrated from version 0 to 2",
+        "schema is up to date (version 3)",
+        "schema is up to date (version 3)",
+        "schema migrated from version 0 to 3",
     ]
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT version FROM csroute_schema ORDER BY version").fetchall() == [
             (1,),
             (2,),
+            (3,),
         ]
 
 

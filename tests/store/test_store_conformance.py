@@ -17,6 +17,7 @@ from csroute.store.base import (
     PendingEvent,
     Retry,
     Round,
+    StepRecord,
     Store,
     TriggerCursor,
 )
@@ -719,3 +720,86 @@ async def test_handed_on_records_are_remembered_per_trigger_until_they_expire(
     await store.mark_handed_on("t", ["k3"], NOW + 120, keep_s=100)  # k1 is now too old
 
     assert await store.handed_on("t", ["k1", "k2", "k3"]) == {"k2", "k3"}
+
+
+# -- workflow runs ----------------------------------------------------------------------------
+
+
+async def test_one_trigger_record_creates_one_run_per_workflow(store: Store) -> None:
+    first = await store.create_run("w", "tickets:t1@2026", b'{"id": "t1"}', NOW)
+    assert first is not None
+    assert await store.create_run("w", "tickets:t1@2026", b'{"id": "again"}', NOW + 1) is None
+    other = await store.create_run("v", "tickets:t1@2026", b"{}", NOW)
+    assert other is not None and other != first
+
+    run = await store.workflow_run(first)
+    assert run is not None
+    assert (run.workflow, run.key, run.trigger, run.state) == (
+        "w",
+        "tickets:t1@2026",
+        b'{"id": "t1"}',
+        "queued",
+    )
+    assert run.steps == ()
+    assert await store.workflow_run(first + other + 100) is None
+
+
+async def test_steps_are_recorded_in_order_and_replaced_by_index(store: Store) -> None:
+    id = await store.create_run("w", "k", b"{}", NOW)
+    assert id is not None
+    await store.record_step(StepRecord(id, 1, "note", "running", 1, NOW + 2, input=b'{"a": 1}'))
+    await store.record_step(
+        StepRecord(id, 0, "task", "succeeded", 1, NOW, b"{}", b'{"id": "x"}', None, NOW + 1)
+    )
+    await store.record_step(
+        StepRecord(
+            id, 1, "note", "failed", 3, NOW + 2, b'{"a": 1}', None, "HTTP 400: no text", NOW + 3
+        )
+    )
+
+    run = await store.workflow_run(id)
+    assert run is not None
+    assert run.steps == (
+        StepRecord(id, 0, "task", "succeeded", 1, NOW, b"{}", b'{"id": "x"}', None, NOW + 1),
+        StepRecord(
+            id, 1, "note", "failed", 3, NOW + 2, b'{"a": 1}', None, "HTTP 400: no text", NOW + 3
+        ),
+    )
+
+
+async def test_a_run_is_claimed_by_one_owner_until_its_claim_expires(store: Store) -> None:
+    id = await store.create_run("w", "k", b"{}", NOW)
+    assert id is not None
+    assert await store.unfinished_runs(NOW) == [id]
+    assert await store.claim_run(id, "a", NOW, ttl_s=10)
+    assert not await store.claim_run(id, "b", NOW + 5, ttl_s=10)  # a holds it
+    assert await store.claim_run(id, "a", NOW + 5, ttl_s=10)  # a renews, until NOW + 15
+    assert await store.unfinished_runs(NOW + 10) == []  # running, claim alive
+    assert await store.unfinished_runs(NOW + 20) == [id]  # a died: b may resume it
+    assert await store.claim_run(id, "b", NOW + 20, ttl_s=10)
+    run = await store.workflow_run(id)
+    assert run is not None and (run.state, run.owner) == ("running", "b")
+
+
+async def test_finished_runs_stay_visible_and_only_failed_ones_retry(store: Store) -> None:
+    done = await store.create_run("w", "k1", b"{}", NOW)
+    failed = await store.create_run("w", "k2", b"{}", NOW)
+    other = await store.create_run("v", "k1", b"{}", NOW)
+    assert done is not None and failed is not None and other is not None
+    await store.finish_run(done, "succeeded", None, NOW + 1)
+    await store.finish_run(failed, "failed", "step note: HTTP 400", NOW + 2)
+
+    assert [(r.id, r.state, r.error) for r in await store.workflow_runs("w")] == [
+        (failed, "failed", "step note: HTTP 400"),
+        (done, "succeeded", None),
+    ]
+    assert [r.id for r in await store.workflow_runs("w", before_id=failed)] == [done]
+    assert [r.id for r in await store.workflow_runs("w", limit=1)] == [failed]
+    assert await store.unfinished_runs(NOW + 3) == [other]
+    assert not await store.claim_run(done, "a", NOW + 3, ttl_s=10)
+
+    assert not await store.retry_run(done, NOW + 4)
+    assert await store.retry_run(failed, NOW + 4)
+    run = await store.workflow_run(failed)
+    assert run is not None and (run.state, run.error, run.owner) == ("queued", None, None)
+    assert await store.unfinished_runs(NOW + 5) == [failed, other]

@@ -51,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "csroute.cli.triggers:app",
         "Custify triggers: react to what changes in Custify.",
     ),
+    "workflows": (
+        "csroute.cli.workflows:app",
+        "Workflows: a trigger, conditions and steps, run durably.",
+    ),
     "transform": (
         "csroute.cli.transform:transform",
         "Transform events for a destination without sending anything.",

@@ -29,7 +29,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from csroute.events.model import LoggedEvent, NewEvent
 
@@ -168,6 +168,45 @@ class TriggerCursor:
     @classmethod
     def stored(cls, at: str, ids_json: str) -> TriggerCursor:
         return cls(at, tuple(json.loads(ids_json)))
+
+
+RunState = Literal["queued", "running", "succeeded", "failed", "skipped"]
+"""A workflow run's state: ``queued`` (waiting to run, or to be resumed), ``running`` (claimed
+by a process until its claim expires), ``succeeded``, ``failed`` (stopped at a step with a
+permanent error, until retried), ``skipped`` (its conditions did not hold)."""
+StepState = Literal["running", "succeeded", "failed"]
+
+
+@dataclass(slots=True, frozen=True)
+class StepRecord:
+    """One step of a workflow run: what it was given, what it answered, how often it tried."""
+
+    run_id: int
+    index: int
+    name: str
+    state: StepState
+    attempts: int
+    started_at: float
+    input: bytes | None = None  # JSON
+    output: bytes | None = None  # JSON
+    error: str | None = None
+    finished_at: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class WorkflowRun:
+    """One run of a workflow, started by one trigger record (``key``, unique per workflow)."""
+
+    id: int
+    workflow: str
+    key: str
+    trigger: bytes  # JSON of the record that started it
+    state: RunState
+    created_at: float
+    updated_at: float
+    error: str | None = None
+    owner: str | None = None  # the process that claimed it, while ``running``
+    steps: tuple[StepRecord, ...] = ()  # filled in by ``workflow_run`` only
 
 
 @dataclass(slots=True, frozen=True)
@@ -330,6 +369,46 @@ class Store(ABC):
         """Remember record keys as handed on by the trigger, so a pushed record and the same
         record found by polling (or a webhook retried) go out once; keys older than ``keep_s``
         are forgotten."""
+
+    # -- workflow runs --------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_run(self, workflow: str, key: str, trigger: bytes, now: float) -> int | None:
+        """Durably create a ``queued`` run; its id, or None when the workflow already has a run
+        for ``key`` (one trigger record starts one run, however often it is delivered)."""
+
+    @abstractmethod
+    async def claim_run(self, id: int, owner: str, now: float, ttl_s: float) -> bool:
+        """Mark the run ``running`` by ``owner`` until ``now + ttl_s``, if it is queued, or
+        running under a claim that expired or is ``owner``'s own (a renewal). False otherwise:
+        another process runs it, or it is finished."""
+
+    @abstractmethod
+    async def record_step(self, step: StepRecord) -> None:
+        """Durably save a step (replacing the run's earlier record of the same index)."""
+
+    @abstractmethod
+    async def finish_run(self, id: int, state: RunState, error: str | None, now: float) -> None:
+        """Set the run's state (``queued`` gives it back for later) and drop its claim."""
+
+    @abstractmethod
+    async def retry_run(self, id: int, now: float) -> bool:
+        """Queue a ``failed`` run again, to resume at its failed step; False if it is not failed."""
+
+    @abstractmethod
+    async def workflow_run(self, id: int) -> WorkflowRun | None:
+        """One run with its steps in order, or None."""
+
+    @abstractmethod
+    async def workflow_runs(
+        self, workflow: str, limit: int = 50, before_id: int | None = None
+    ) -> list[WorkflowRun]:
+        """A workflow's runs, newest first (without their steps), ids below ``before_id``."""
+
+    @abstractmethod
+    async def unfinished_runs(self, now: float, limit: int = 100) -> list[int]:
+        """Ids of the runs to (re)start, oldest first: queued, or running under an expired
+        claim (its process died)."""
 
     # -- reporting and upkeep -----------------------------------------------------------
 

@@ -18,7 +18,7 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from csroute.events.model import LoggedEvent, NewEvent
 from csroute.store.base import (
@@ -30,9 +30,12 @@ from csroute.store.base import (
     Partition,
     PendingEvent,
     Round,
+    RunState,
+    StepRecord,
     Store,
     StoreUnavailable,
     TriggerCursor,
+    WorkflowRun,
 )
 
 
@@ -45,6 +48,15 @@ class _Pending:
     next_at: float | None = None
     first_failed_at: float | None = None
     error: str | None = None
+
+
+@dataclass(slots=True)
+class _Run:
+    """A workflow run with its claim and its steps by index."""
+
+    run: WorkflowRun
+    claimed_until: float | None = None
+    steps: dict[int, StepRecord] = field(default_factory=dict)
 
 
 class MemoryStore(Store):
@@ -61,6 +73,8 @@ class MemoryStore(Store):
         self._forgotten: dict[str, dict[str, int]] = {}
         self._trigger_cursors: dict[str, dict[str, TriggerCursor]] = {}
         self._handed_on: dict[tuple[str, str], float] = {}  # (trigger, key) -> when
+        self._runs: dict[int, _Run] = {}
+        self._run_keys: dict[tuple[str, str], int] = {}  # (workflow, key) -> run id
         self.closed = False
 
     # -- the log ------------------------------------------------------------------------
@@ -267,6 +281,78 @@ class MemoryStore(Store):
         for old in [k for k, at in self._handed_on.items() if at < now - keep_s]:
             del self._handed_on[old]
         self._handed_on.update(((trigger, key), now) for key in keys)
+
+    # -- workflow runs --------------------------------------------------------------------
+
+    async def create_run(self, workflow: str, key: str, trigger: bytes, now: float) -> int | None:
+        self._check_open()
+        if (workflow, key) in self._run_keys:
+            return None
+        id = len(self._runs) + 1
+        self._runs[id] = _Run(WorkflowRun(id, workflow, key, trigger, "queued", now, now))
+        self._run_keys[workflow, key] = id
+        return id
+
+    async def claim_run(self, id: int, owner: str, now: float, ttl_s: float) -> bool:
+        self._check_open()
+        found = self._runs.get(id)
+        if found is None:
+            return False
+        run, until = found.run, found.claimed_until
+        expired_or_mine = (until is not None and until < now) or run.owner == owner
+        if run.state != "queued" and not (run.state == "running" and expired_or_mine):
+            return False
+        found.run = replace(run, state="running", owner=owner, updated_at=now)
+        found.claimed_until = now + ttl_s
+        return True
+
+    async def record_step(self, step: StepRecord) -> None:
+        self._check_open()
+        self._runs[step.run_id].steps[step.index] = step
+
+    async def finish_run(self, id: int, state: RunState, error: str | None, now: float) -> None:
+        self._check_open()
+        found = self._runs.get(id)
+        if found is not None:
+            found.run = replace(found.run, state=state, error=error, updated_at=now, owner=None)
+            found.claimed_until = None
+
+    async def retry_run(self, id: int, now: float) -> bool:
+        self._check_open()
+        found = self._runs.get(id)
+        if found is None or found.run.state != "failed":
+            return False
+        found.run = replace(found.run, state="queued", error=None, updated_at=now)
+        return True
+
+    async def workflow_run(self, id: int) -> WorkflowRun | None:
+        found = self._runs.get(id)
+        if found is None:
+            return None
+        return replace(found.run, steps=tuple(s for _, s in sorted(found.steps.items())))
+
+    async def workflow_runs(
+        self, workflow: str, limit: int = 50, before_id: int | None = None
+    ) -> list[WorkflowRun]:
+        runs = (
+            found.run
+            for id, found in sorted(self._runs.items(), reverse=True)
+            if found.run.workflow == workflow and (before_id is None or id < before_id)
+        )
+        return list(itertools.islice(runs, limit))
+
+    async def unfinished_runs(self, now: float, limit: int = 100) -> list[int]:
+        ids = (
+            id
+            for id, found in sorted(self._runs.items())
+            if found.run.state == "queued"
+            or (
+                found.run.state == "running"
+                and found.claimed_until is not None
+                and found.claimed_until < now
+            )
+        )
+        return list(itertools.islice(ids, limit))
 
     # -- reporting and upkeep -----------------------------------------------------------
 

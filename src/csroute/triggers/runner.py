@@ -34,7 +34,7 @@ from csroute.store.settings import StoreConfig
 from csroute.triggers import metrics
 from csroute.triggers.catalog import Trigger, find
 from csroute.triggers.outputs import Outputs
-from csroute.triggers.poller import Output, Poller, output, record_id, scope_settings
+from csroute.triggers.poller import Handler, Output, Poller, output, record_id, scope_settings
 from csroute.triggers.settings import DEFAULT_SHARE, TriggerConfig
 
 log = logging.getLogger("csroute.triggers")
@@ -102,9 +102,15 @@ class Triggers:
         names: list[str] | None = None,
         limiters: Limiters = LIMITERS,
         clock: Callable[[], float] = time.time,
+        on_record: Handler | None = None,
     ) -> None:
-        """Every enabled trigger of ``config`` (or those ``names``, enabled or not)."""
+        """Every enabled trigger of ``config`` (or those ``names``, enabled or not).
+
+        ``on_record`` also takes every record handed on (the workflows' runs are created
+        there), before the trigger's cursor moves past it.
+        """
         self.store = store
+        self.on_record = on_record
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ttl_s = config.store.lease_ttl_s
         self.clock = clock
@@ -162,16 +168,21 @@ class Triggers:
     async def hand_on(self, running: Running, out: Output) -> bool:
         """Give a record to the trigger's outputs, once; False when it already went."""
         if running.config.push is None:
-            await running.outputs(out)
+            await self._outputs(running, out)
         else:
             key = f"{out['id']}@{out['at']}"
             async with running.lock:
                 if await self.store.handed_on(running.name, [key]):
                     return False
-                await running.outputs(out)
+                await self._outputs(running, out)
                 await self.store.mark_handed_on(running.name, [key], time.time(), KEEP_HANDED_ON_S)
         metrics.HANDED_ON.labels(running.name, out["via"]).inc()
         return True
+
+    async def _outputs(self, running: Running, out: Output) -> None:
+        await running.outputs(out)
+        if self.on_record is not None:
+            await self.on_record(out)
 
     async def holds(self, name: str) -> bool:
         """Whether this process may poll the trigger now. Worker processes sharing a PostgreSQL

@@ -93,9 +93,11 @@ def problems(
     triggers: Mapping[str, TriggerConfig],
     sources: Collection[str],
     connections: Mapping[str, CustifyConnectionConfig],
+    started: Collection[str] = (),
 ) -> list[str]:
     """Cross-key checks of every trigger against the configured ``sources`` (names) and Custify
-    ``connections``, each prefixed with its key path."""
+    ``connections``, each prefixed with its key path. ``started``: the triggers a workflow
+    starts from (those need no other output)."""
     if not triggers:  # the checks import the Custify client: not for commands that need none
         return []
     from csroute.custify.client.connection import ConnectionNotFound, resolve
@@ -124,8 +126,10 @@ def problems(
             found.append(f"{where}: backfill and since cannot both be set")
         if t.since is not None and not is_iso(t.since):
             found.append(f"{where}.since: must be an ISO-8601 time such as 2026-01-31T00:00:00Z")
-        if t.track is None and t.webhook is None:
-            found.append(f"{where}: needs somewhere to send records (track, webhook or both)")
+        if t.track is None and t.webhook is None and name not in started:
+            found.append(
+                f"{where}: needs somewhere to send records (track, webhook, or a workflow)"
+            )
         if t.track is not None and t.track.source not in sources:
             found.append(f"{where}.track.source: no source named {t.track.source!r}")
         if t.webhook is not None and not t.webhook.startswith(("http://", "https://")):

@@ -23,7 +23,7 @@ from psycopg.rows import TupleRow
 
 Conn = AsyncConnection[TupleRow]
 
-VERSION: Final = 2
+VERSION: Final = 3
 
 MIGRATE_LOCK: Final = 7_370_001
 """Advisory lock held while migrating (keys are constants unlikely to clash with others')."""
@@ -156,12 +156,47 @@ CREATE INDEX trigger_handed_on_at ON trigger_handed_on (at);
 """
 
 
+_V3: Final = """
+-- Workflow runs: one per (workflow, trigger record key), whatever the number of deliveries.
+CREATE TABLE workflow_runs (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workflow text NOT NULL,
+    key text NOT NULL,
+    trigger bytea NOT NULL,
+    state text NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    error text,
+    owner text,
+    claimed_until double precision,
+    UNIQUE (workflow, key)
+);
+CREATE INDEX workflow_runs_history ON workflow_runs (workflow, id);
+CREATE INDEX workflow_runs_unfinished ON workflow_runs (id) WHERE state IN ('queued', 'running');
+
+-- The steps of each run: input, output, error, attempts and timing.
+CREATE TABLE workflow_steps (
+    run_id bigint NOT NULL,
+    idx integer NOT NULL,
+    name text NOT NULL,
+    state text NOT NULL,
+    attempts integer NOT NULL,
+    started_at double precision NOT NULL,
+    input bytea,
+    output bytea,
+    error text,
+    finished_at double precision,
+    PRIMARY KEY (run_id, idx)
+);
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
-MIGRATIONS: Final = {1: _statements(_V1), 2: _statements(_V2)}
+MIGRATIONS: Final = {1: _statements(_V1), 2: _statements(_V2), 3: _statements(_V3)}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 

@@ -16,6 +16,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from csroute.events.model import NewEvent
+from csroute.store import runs
 from csroute.store.base import (
     WHOLE,
     DeadLetter,
@@ -25,11 +26,15 @@ from csroute.store.base import (
     Partition,
     PendingEvent,
     Round,
+    RunState,
+    StepRecord,
     Store,
     StoreUnavailable,
     TriggerCursor,
+    WorkflowRun,
 )
 from csroute.store.postgres import reads, schema, writes
+from csroute.store.postgres import runs as postgres_runs
 from csroute.store.postgres.appender import Appender
 from csroute.store.postgres.schema import Conn
 
@@ -192,6 +197,34 @@ class PostgresStore(Store):
     ) -> None:
         wanted = list(keys)
         await self._write(lambda c: writes.mark_handed_on(c, trigger, wanted, now, keep_s))
+
+    async def create_run(self, workflow: str, key: str, trigger: bytes, now: float) -> int | None:
+        return await self._write(lambda c: postgres_runs.create_run(c, workflow, key, trigger, now))
+
+    async def claim_run(self, id: int, owner: str, now: float, ttl_s: float) -> bool:
+        params = runs.claim_params(id, owner, now, ttl_s)
+        return await self._write(lambda c: postgres_runs.claim_run(c, params))
+
+    async def record_step(self, step: StepRecord) -> None:
+        await self._write(lambda c: postgres_runs.record_step(c, step))
+
+    async def finish_run(self, id: int, state: RunState, error: str | None, now: float) -> None:
+        await self._write(lambda c: postgres_runs.finish_run(c, id, state, error, now))
+
+    async def retry_run(self, id: int, now: float) -> bool:
+        return await self._write(lambda c: postgres_runs.retry_run(c, id, now))
+
+    async def workflow_run(self, id: int) -> WorkflowRun | None:
+        return await self._read(lambda c: postgres_runs.workflow_run(c, id))
+
+    async def workflow_runs(
+        self, workflow: str, limit: int = 50, before_id: int | None = None
+    ) -> list[WorkflowRun]:
+        before = runs.NO_ID if before_id is None else before_id
+        return await self._read(lambda c: postgres_runs.workflow_runs(c, workflow, limit, before))
+
+    async def unfinished_runs(self, now: float, limit: int = 100) -> list[int]:
+        return await self._read(lambda c: postgres_runs.unfinished_runs(c, now, limit))
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._read(lambda c: reads.stats(c, destination, sources))

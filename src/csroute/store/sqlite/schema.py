@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
-VERSION: Final = 3
+VERSION: Final = 4
 
 _SCRIPT: Final = """
 CREATE TABLE events (
@@ -120,12 +120,52 @@ CREATE INDEX trigger_handed_on_at ON trigger_handed_on (at);
 """
 
 
+_V4: Final = """
+-- Workflow runs: one per (workflow, trigger record key), whatever the number of deliveries.
+CREATE TABLE workflow_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow TEXT NOT NULL,
+    key TEXT NOT NULL,
+    trigger BLOB NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    error TEXT,
+    owner TEXT,
+    claimed_until REAL,
+    UNIQUE (workflow, key)
+);
+CREATE INDEX workflow_runs_history ON workflow_runs (workflow, id);
+CREATE INDEX workflow_runs_unfinished ON workflow_runs (id) WHERE state IN ('queued', 'running');
+
+-- The steps of each run: input, output, error, attempts and timing.
+CREATE TABLE workflow_steps (
+    run_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    input BLOB,
+    output BLOB,
+    error TEXT,
+    finished_at REAL,
+    PRIMARY KEY (run_id, idx)
+) WITHOUT ROWID;
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
-MIGRATIONS: Final = {1: _statements(_SCRIPT), 2: _statements(_V2), 3: _statements(_V3)}
+MIGRATIONS: Final = {
+    1: _statements(_SCRIPT),
+    2: _statements(_V2),
+    3: _statements(_V3),
+    4: _statements(_V4),
+}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 

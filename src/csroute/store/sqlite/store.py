@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from csroute.events.model import NewEvent
+from csroute.store import runs
 from csroute.store.base import (
     WHOLE,
     DeadLetter,
@@ -25,11 +26,15 @@ from csroute.store.base import (
     Partition,
     PendingEvent,
     Round,
+    RunState,
+    StepRecord,
     Store,
     StoreUnavailable,
     TriggerCursor,
+    WorkflowRun,
 )
 from csroute.store.sqlite import reads, schema, writes
+from csroute.store.sqlite import runs as sqlite_runs
 from csroute.store.sqlite.errors import unavailable
 from csroute.store.sqlite.readers import Readers
 from csroute.store.sqlite.writer import Writer
@@ -140,6 +145,36 @@ class SQLiteStore(Store):
         self, trigger: str, keys: Collection[str], now: float, keep_s: float
     ) -> None:
         await self._writer.run(writes.mark_handed_on, trigger, list(keys), now, keep_s)
+
+    async def create_run(self, workflow: str, key: str, trigger: bytes, now: float) -> int | None:
+        return await self._writer.run(sqlite_runs.create_run, workflow, key, trigger, now)
+
+    async def claim_run(self, id: int, owner: str, now: float, ttl_s: float) -> bool:
+        params = runs.claim_params(id, owner, now, ttl_s)
+        return await self._writer.run(sqlite_runs.claim_run, params)
+
+    async def record_step(self, step: StepRecord) -> None:
+        await self._writer.run(sqlite_runs.record_step, step)
+
+    async def finish_run(self, id: int, state: RunState, error: str | None, now: float) -> None:
+        await self._writer.run(sqlite_runs.finish_run, id, state, error, now)
+
+    async def retry_run(self, id: int, now: float) -> bool:
+        return await self._writer.run(sqlite_runs.retry_run, id, now)
+
+    async def workflow_run(self, id: int) -> WorkflowRun | None:
+        return await self._readers.run(lambda c: sqlite_runs.workflow_run(c, id))
+
+    async def workflow_runs(
+        self, workflow: str, limit: int = 50, before_id: int | None = None
+    ) -> list[WorkflowRun]:
+        before = runs.NO_ID if before_id is None else before_id
+        return await self._readers.run(
+            lambda c: sqlite_runs.workflow_runs(c, workflow, limit, before)
+        )
+
+    async def unfinished_runs(self, now: float, limit: int = 100) -> list[int]:
+        return await self._readers.run(lambda c: sqlite_runs.unfinished_runs(c, now, limit))
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         return await self._readers.run(lambda c: reads.stats(c, destination, sources))
