@@ -88,6 +88,7 @@ def custify_config(sandbox: str, **settings: Any) -> dict[str, Any]:
                     "base_url": sandbox,
                     "rate_limit_requests": LIMIT[0],
                     "rate_limit_window_s": LIMIT[1],
+                    "batch_check_delay_s": 0,
                     **settings,
                 },
             }
@@ -170,6 +171,7 @@ def test_sdk_users_companies_and_events_land_under_the_rate_limit(
             return len(s["events"]) == len(expected_events) and linked == USERS
 
         wait_for(complete, timeout=60)
+        wait_for(lambda: status(csroute)["sent"] == 0, timeout=30)
         report = status(csroute)
     finally:
         csroute.stop()

@@ -11,6 +11,9 @@ DEFAULT_BASE_URL = "https://api.custify.com"
 MAX_SYNCHRONOUS_JOBS = 3
 """Custify runs at most this many jobs in a synchronous ``POST /batch``."""
 
+BATCH_RETENTION_S = 6 * 3600.0
+"""Custify keeps a batch's job id (and its outcome) for 6 hours after the batch finished."""
+
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """One Custify connection. Frozen so derived constants can be cached per settings object."""
@@ -32,6 +35,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """Jobs per ``POST /batch``; 1 sends one request per event."""
     batch_synchronous: bool = False
     """Ask Custify to apply each batch before answering (at most 3 jobs per batch)."""
+    batch_check_every: int = 50
+    """At most one ``GET /batch/{id}`` per this many batches (plus a burst of 3 after failed
+    jobs are found); 0 never checks, so every accepted batch counts delivered, unverified."""
+    batch_check_delay_s: float = 10.0
+    """How long after an asynchronous batch its outcome is read (Custify runs it meanwhile)."""
     rate_limit_requests: float = 100
     rate_limit_window_s: float = 10
     timeout_s: float = 30.0
@@ -50,6 +58,15 @@ def check(settings: Settings) -> list[str]:
         problems.append(
             f"batch_size: synchronous batches hold at most {MAX_SYNCHRONOUS_JOBS} jobs "
             f"(got {settings.batch_size})"
+        )
+    if settings.batch_check_every < 0:
+        problems.append(
+            f"batch_check_every: must be 0 (never) or more (got {settings.batch_check_every})"
+        )
+    if not 0 <= settings.batch_check_delay_s < BATCH_RETENTION_S:
+        problems.append(
+            f"batch_check_delay_s: must be from 0 to under {BATCH_RETENTION_S:g} (Custify keeps"
+            f" a batch's outcome 6 hours; got {settings.batch_check_delay_s:g})"
         )
     if settings.rate_limit_requests <= 0 or settings.rate_limit_window_s <= 0:
         problems.append("rate_limit_requests, rate_limit_window_s: must be positive")

@@ -265,7 +265,7 @@ async def stats(conn: Conn, destination: str, sources: Collection[str]) -> Desti
         destination,
     )
     sent = await _count(
-        conn, "SELECT count(*) FROM batch_jobs WHERE destination = %s", (destination,)
+        conn, "SELECT count(DISTINCT seq) FROM batch_jobs WHERE destination = %s", (destination,)
     )
     names = sorted(set(sources))
     backlog = 0

@@ -208,7 +208,7 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         ).fetchall()
     )
     (sent,) = conn.execute(
-        "SELECT count(*) FROM batch_jobs WHERE destination = ?", (destination,)
+        "SELECT count(DISTINCT seq) FROM batch_jobs WHERE destination = ?", (destination,)
     ).fetchone()
     after = cursor(conn, destination)
     backlog = sum(
