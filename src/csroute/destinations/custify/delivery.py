@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote
 
 import msgspec
@@ -118,9 +117,8 @@ def explain(status: int, body: bytes) -> str:
 
 def _message(body: bytes) -> str:
     """Custify's error text: ``error.message``, ``message`` or ``error`` (the shape varies)."""
-    try:
-        data: Any = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    data = outcomes.decoded(body)
+    if data is None and body.strip() not in (b"", b"null"):
         return body.decode(errors="replace").strip()[:300]
     if isinstance(data, dict):
         error = data.get("error")

@@ -29,16 +29,17 @@ REFUSED = 400
 """The status given to a job reported failed without a status code: refused as sent."""
 
 
-def _decode(body: bytes) -> Any:
+def decoded(body: bytes) -> Any:
+    """The JSON in a Custify answer, or None when there is none (not JSON, not UTF-8)."""
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
 
 
 def batch_id(body: bytes) -> str | None:
     """The id of an accepted batch, from the answer to ``POST /batch``."""
-    data = _decode(body)
+    data = decoded(body)
     if not isinstance(data, dict):
         return None
     for key in _ID_KEYS:
@@ -77,7 +78,7 @@ def _job(entry: dict[str, Any]) -> tuple[JobOutcome, bool]:
 
 def report(body: bytes, jobs: int) -> BatchReport | None:
     """Per-job outcomes of a batch of ``jobs`` jobs; None when the body reports none."""
-    data = _decode(body)
+    data = decoded(body)
     if not isinstance(data, dict):
         return None
     entries = next((data[k] for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
