@@ -8,15 +8,18 @@ Checks are paced by a budget: never more than ``BURST + batches / batch_check_ev
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from csroute.custify.sandbox import create_app, running
+from csroute.events.model import LoggedEvent
 from csroute.router.checks import BURST
 from csroute.router.ratelimit import Limiters
 from csroute.router.router import Router
+from csroute.store.base import Round, SentBatch, SentJob
 from csroute.store.sqlite import SQLiteStore
 from support.held_checks import HeldChecks
 from support.pipeline import append, event, make_config, wait_until
@@ -143,3 +146,61 @@ async def test_checks_stay_within_their_budget(sqlite_store: SQLiteStore, failin
         }
     else:
         assert final.dead == 0
+
+
+async def test_a_synchronous_batch_is_settled_from_its_answer_without_a_check(
+    sqlite_store: SQLiteStore,
+) -> None:
+    await append(sqlite_store, [identify("s1", "s1@x.io"), identify("s2", "bad@x.io")])
+    with running(create_app(rate_limit=None)) as url:
+        httpx.post(f"{url}/__sandbox/faults", json={"batch_job_errors": [BAD_EMAIL]})
+        settings = {"batch_size": 3, "batch_synchronous": True, "batch_check_every": 1}
+        config = make_config([custify(url, **settings)])
+
+        async def settled() -> bool:
+            s = await sqlite_store.stats("custify", ["web"])
+            return bool(s.delivered + s.dead == 2)
+
+        await run_until(sqlite_store, config, settled)
+        posts, checks = requests(url, "POST", "/batch"), requests(url, "GET", "/batch/")
+    stats = await sqlite_store.stats("custify", ["web"])
+    assert (stats.delivered, stats.unverified, stats.dead, stats.sent) == (1, 0, 1, 0)
+    assert (posts, checks) == (1, 0)
+    (letter,) = await sqlite_store.dead_letters("custify")
+    assert letter.user_key == "s2" and "(Custify: Invalid email)" in letter.error
+
+
+async def test_batches_custify_forgot_or_past_its_retention_count_delivered_unverified(
+    sqlite_store: SQLiteStore,
+) -> None:
+    await append(sqlite_store, [identify(f"x{n}", f"x{n}@x.io") for n in range(3)])
+    page = await sqlite_store.read_new("custify", ["web"], 10)
+    now = time.time()
+
+    def jobs(events: list[LoggedEvent]) -> list[SentJob]:
+        return [SentJob(e.seq, e.user_key, 0, None) for e in events]
+
+    # As a previous process left them: one batch Custify never heard of (its check is a 404),
+    # one whose outcome Custify no longer keeps (no check is made).
+    await sqlite_store.record(
+        Round(
+            "custify",
+            now,
+            cursor=page.cursor,
+            sent=[
+                SentBatch("unknown-batch", jobs(page.events[:2]), now, now + 3600),
+                SentBatch("expired-batch", jobs(page.events[2:]), now - 10, now - 1),
+            ],
+        )
+    )
+    with running(create_app(rate_limit=None)) as url:
+        config = make_config([custify(url, batch_check_delay_s=0)])
+
+        async def settled() -> bool:
+            return bool((await sqlite_store.stats("custify", ["web"])).sent == 0)
+
+        await run_until(sqlite_store, config, settled)
+        checks = requests(url, "GET", "/batch/")
+    stats = await sqlite_store.stats("custify", ["web"])
+    assert (stats.delivered, stats.unverified, stats.dead, stats.retrying) == (3, 3, 0, 0)
+    assert checks == 1  # the expired batch was not read
