@@ -19,8 +19,9 @@ def status(
     config: ConfigOption = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Per destination: delivered, sent (accepted in a batch, outcome not yet checked),
-    backlog, retrying, held, dead, filtered, rejected, and why."""
+    """Per destination: delivered, sent, backlog, retrying, held, dead, filtered, rejected, why.
+
+    ``sent``: accepted in a batch whose per-job outcome is not yet read (Custify)."""
     cfg = load_config(config, needs=STORE_ONLY)
 
     async def collect(store: Store) -> dict[str, dict[str, Any]]:
