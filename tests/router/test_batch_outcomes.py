@@ -204,3 +204,24 @@ async def test_batches_custify_forgot_or_past_its_retention_count_delivered_unve
     stats = await sqlite_store.stats("custify", ["web"])
     assert (stats.delivered, stats.unverified, stats.dead, stats.retrying) == (3, 3, 0, 0)
     assert checks == 1  # the expired batch was not read
+
+
+async def test_a_full_batchs_outcome_is_read_whole(sqlite_store: SQLiteStore) -> None:
+    """``GET /batch/{id}`` of 100 jobs is tens of KB: more than a dead letter keeps."""
+    events = [identify(f"f{n:03}", "bad@x.io" if n == 99 else f"f{n}@x.io") for n in range(100)]
+    await append(sqlite_store, events)
+    with running(create_app(rate_limit=None)) as url:
+        httpx.post(f"{url}/__sandbox/faults", json={"batch_job_errors": [BAD_EMAIL]})
+        config = make_config([custify(url, batch_check_every=1, batch_check_delay_s=0)])
+
+        async def settled() -> bool:
+            s = await sqlite_store.stats("custify", ["web"])
+            return bool(s.sent == 0 and s.delivered + s.dead == len(events))
+
+        await run_until(sqlite_store, config, settled)
+        posts = requests(url, "POST", "/batch")
+    stats = await sqlite_store.stats("custify", ["web"])
+    assert posts == 1
+    assert (stats.delivered, stats.unverified, stats.dead) == (99, 0, 1)
+    (letter,) = await sqlite_store.dead_letters("custify")
+    assert letter.user_key == "f099"

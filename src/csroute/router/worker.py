@@ -70,7 +70,7 @@ from csroute.router.filters import EventFilter
 from csroute.router.plan import Unit, plan
 from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact, secrets_of
-from csroute.router.sender import Attempt, new_session, send
+from csroute.router.sender import MAX_KEPT_BODY, MAX_READ_BODY, Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
 from csroute.store.base import (
     FORGOTTEN,
@@ -615,7 +615,9 @@ class DestinationWorker:
             await self._deliver_item(items[0])
             return
         requests = [r for item in items for r in item.requests]
-        attempt = await self._send(self.delivery.batching.combine(requests), items)
+        # An answer that may report each job's outcome is read whole.
+        keep = MAX_READ_BODY if self.delivery.outcomes is not None else MAX_KEPT_BODY
+        attempt = await self._send(self.delivery.batching.combine(requests), items, keep)
         if attempt.ok:
             self._accepted(items, attempt)
         elif attempt.status is not None and not self._retryable(attempt):
@@ -628,7 +630,9 @@ class DestinationWorker:
             for item in items:
                 self._settle(item, attempt, item.requests)
 
-    async def _send(self, request: Request, items: list[Item]) -> Attempt:
+    async def _send(
+        self, request: Request, items: list[Item], keep: int = MAX_KEPT_BODY
+    ) -> Attempt:
         if self.limiter is not None:
             await self.limiter.acquire()
         started = time.monotonic()
@@ -636,7 +640,7 @@ class DestinationWorker:
             if item.sent_at is None:
                 item.sent_at = started
         assert self.session is not None
-        attempt = await send(self.session, request, self.timeout, self.secrets)
+        attempt = await send(self.session, request, self.timeout, self.secrets, keep)
         metrics.REQUEST_SECONDS.labels(self.name).observe(time.monotonic() - started)
         if attempt.status == 429:
             metrics.THROTTLED.labels(self.name).inc()
@@ -729,7 +733,7 @@ class DestinationWorker:
                 return
             self.rechecks.add(batch)
             async with self.slots:
-                attempt = await self._send(outcomes.check(batch), [])
+                attempt = await self._send(outcomes.check(batch), [], MAX_READ_BODY)
             report = outcomes.report(attempt.body, len(jobs)) if attempt.ok else None
             if attempt.status == 404:
                 self._unchecked(batch, jobs, "the destination does not know the batch")
@@ -792,7 +796,9 @@ class DestinationWorker:
             error = f"gave up after {attempts} attempts: {error}"
         shown = msgspec.json.encode([redact(r, self.secrets) for r in requests])
         self.outcome.dead.append(
-            DeadLetter(seq, user, attempts, error, shown, attempt.status, attempt.body)
+            DeadLetter(
+                seq, user, attempts, error, shown, attempt.status, attempt.body[:MAX_KEPT_BODY]
+            )
         )
         self.capture.settled(self, item, "dead-lettered", attempt, error)
         log.warning(
