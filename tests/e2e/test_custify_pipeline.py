@@ -370,18 +370,30 @@ def test_a_batchs_events_are_sent_until_checked_then_failed_jobs_are_dead_letter
                 f"{csroute.url}/admin/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
             ).json()["custify"]
             metrics = httpx.get(f"{csroute.url}/metrics").text
+            # A crash between the batch and its check: the check is in the store.
+            csroute.kill()
+            batches = batch_posts(url)
             gate.opened.set()
+            csroute.start()
             wait_for(lambda: status(csroute)["sent"] == 0, timeout=30)
             report = status(csroute)
         finally:
             csroute.stop()
         people = state(url)["people"]
+        batches_after = batch_posts(url)
 
     # Accepted, not yet checked: sent, not delivered, wherever an operator looks.
     assert (held["sent"], held["delivered"], held["dead"]) == (len(events), 0, 0)
     assert (admin["sent"], admin["delivered"]) == (len(events), 0)
     assert f'csroute_sent{{destination="custify"}} {float(len(events))}' in metrics
-    # Checked: exactly the jobs Custify failed are dead letters, with its reason.
+    # Checked after the restart: exactly the jobs Custify failed are dead letters, with its
+    # reason, and no batch was sent again.
     assert (report["delivered"], report["dead"], report["unverified"]) == (4, 2, 0)
     assert report["dead_by_error"] == {INVALID_EMAIL: 2}
     assert sorted(p["user_id"] for p in people) == ["b0", "b2", "b3", "b5"]
+    assert batches_after == batches >= 1
+
+
+def batch_posts(sandbox: str) -> int:
+    log = httpx.get(f"{sandbox}/__sandbox/requests").json()["requests"]
+    return sum(1 for r in log if (r["method"], r["path"]) == ("POST", "/batch"))
