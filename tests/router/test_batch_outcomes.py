@@ -19,7 +19,7 @@ from csroute.events.model import LoggedEvent
 from csroute.router.checks import BURST
 from csroute.router.ratelimit import Limiters
 from csroute.router.router import Router
-from csroute.store.base import Round, SentBatch, SentJob
+from csroute.store.base import FORGOTTEN, Round, SentBatch, SentJob
 from csroute.store.sqlite import SQLiteStore
 from support.held_checks import HeldChecks
 from support.pipeline import append, event, make_config, wait_until
@@ -225,3 +225,28 @@ async def test_a_full_batchs_outcome_is_read_whole(sqlite_store: SQLiteStore) ->
     assert (stats.delivered, stats.unverified, stats.dead) == (99, 0, 1)
     (letter,) = await sqlite_store.dead_letters("custify")
     assert letter.user_key == "f099"
+
+
+async def test_a_user_forgotten_before_the_check_leaves_no_dead_letter(
+    sqlite_store: SQLiteStore,
+) -> None:
+    await append(sqlite_store, [identify("gone", "bad@x.io"), identify("kept", "bad@x.io")])
+    gate = HeldChecks(rate_limit=None)
+    with running(gate) as url:
+        httpx.post(f"{url}/__sandbox/faults", json={"batch_job_errors": [BAD_EMAIL]})
+        config = make_config([custify(url, batch_check_every=1, batch_check_delay_s=0)])
+
+        async def stats() -> Any:
+            return await sqlite_store.stats("custify", ["web"])
+
+        async def sent_and_checking() -> bool:
+            return (await stats()).sent == 2 and gate.holding.is_set()
+
+        await run_until(sqlite_store, config, sent_and_checking, grace_s=0.1)
+        await sqlite_store.forget("custify", "gone", time.time())
+        gate.opened.set()
+        await run_until(sqlite_store, config, lambda: _settled(stats))
+    final = await stats()
+    assert (final.dead, final.delivered, final.filtered) == (1, 0, 1)
+    assert final.filtered_by_reason == {FORGOTTEN: 1}
+    assert [d.user_key for d in await sqlite_store.dead_letters("custify")] == ["kept"]

@@ -327,9 +327,7 @@ class DestinationWorker:
         if not due and not new:
             return False
 
-        if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
-            self.forgotten = await self.store.forgotten(self.name)
-            self._forgotten_read_at = now
+        await self._refresh_forgotten(now)
         retries = [Item(p.event, p.attempts, p.first_failed_at, True) for p in due]
         fresh = [Item(e) for e in new]
         for item in (*retries, *fresh):
@@ -349,6 +347,11 @@ class DestinationWorker:
         for unit in plan(deliverable, self.delivery.batching):
             self._start(unit)
         return True
+
+    async def _refresh_forgotten(self, now: float) -> None:
+        if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
+            self.forgotten = await self.store.forgotten(self.name)
+            self._forgotten_read_at = now
 
     def _read_ahead(self) -> int:
         """Events in memory at most: a page, or what the rate limit lets through in
@@ -468,6 +471,15 @@ class DestinationWorker:
             stored.update((u, t) for u, t in r.traits.items() if u in users)
         return TraitsMemory(stored)
 
+    def _forgotten(self, item: Item) -> bool:
+        """Whether the user's deletion was requested after this event; if so it is filtered."""
+        upto = self.forgotten.get(item.event.user_key)
+        if upto is None or item.event.seq > upto:
+            return False
+        self.outcome.filtered.append((item.event.seq, FORGOTTEN))
+        self.capture.settled(self, item, "filtered", reason=FORGOTTEN)
+        return True
+
     def _hold(self, item: Item) -> None:
         """Park ``item`` behind its user's pending head; the store hands it back in turn."""
         self.outcome.held.append((item.event.seq, item.event.user_key))
@@ -477,10 +489,7 @@ class DestinationWorker:
         """Filter and transform one event; what remains is to be delivered."""
         outcome = self.outcome
         seq = item.event.seq
-        upto = self.forgotten.get(item.event.user_key)
-        if upto is not None and seq <= upto:
-            outcome.filtered.append((seq, FORGOTTEN))
-            self.capture.settled(self, item, "filtered", reason=FORGOTTEN)
+        if self._forgotten(item):
             return
         try:
             event = msgspec.json.decode(item.event.payload)
@@ -688,6 +697,10 @@ class DestinationWorker:
         """Settle each event of a batch by its jobs' outcomes; returns whether any failed."""
         failed = False
         for item, job in _per_event(jobs, report).values():
+            if self._forgotten(item):
+                # Their deletion was requested since the batch was sent: a failed job must not
+                # become a dead letter that keeps their data.
+                continue
             verdict = _verdict(job)
             if verdict is None:
                 self._delivered([item], attempt, unverified=True)
@@ -708,6 +721,8 @@ class DestinationWorker:
             return
         self._checks_read_at = now
         due = await self.store.batch_checks(self.name, now, self.policy.concurrency, self.partition)
+        if due:
+            await self._refresh_forgotten(now)
         for check in due:
             if check.batch_id in self.checking:
                 continue
