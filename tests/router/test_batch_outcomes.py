@@ -60,6 +60,18 @@ async def run_until(store: SQLiteStore, config: Any, done: Any, grace_s: float =
         await router.stop(grace_s)
 
 
+async def send_then_stop_before_the_check(
+    store: SQLiteStore, gate: HeldChecks, config: Any, events: int
+) -> None:
+    """Run a router until the batch is sent and its check is held unanswered, then stop it:
+    the check is left in the store, as by a crash."""
+
+    async def sent_and_checking() -> bool:
+        return (await store.stats("custify", ["web"])).sent == events and gate.holding.is_set()
+
+    await run_until(store, config, sent_and_checking, grace_s=0.1)
+
+
 async def test_failed_jobs_are_dead_lettered_or_retried_with_custifys_reason(
     sqlite_store: SQLiteStore,
 ) -> None:
@@ -76,11 +88,7 @@ async def test_failed_jobs_are_dead_lettered_or_retried_with_custifys_reason(
         async def stats() -> Any:
             return await sqlite_store.stats("custify", ["web"])
 
-        async def sent_and_checking() -> bool:
-            return (await stats()).sent == 11 and gate.holding.is_set()
-
-        # The batch is sent; the router stops while its check is held unanswered.
-        await run_until(sqlite_store, config, sent_and_checking, grace_s=0.1)
+        await send_then_stop_before_the_check(sqlite_store, gate, config, 11)
         before = await stats()
         assert (before.sent, before.delivered, before.dead, before.retrying) == (11, 0, 0, 0)
         assert requests(url, "POST", "/batch") == 1
@@ -239,10 +247,7 @@ async def test_a_user_forgotten_before_the_check_leaves_no_dead_letter(
         async def stats() -> Any:
             return await sqlite_store.stats("custify", ["web"])
 
-        async def sent_and_checking() -> bool:
-            return (await stats()).sent == 2 and gate.holding.is_set()
-
-        await run_until(sqlite_store, config, sent_and_checking, grace_s=0.1)
+        await send_then_stop_before_the_check(sqlite_store, gate, config, 2)
         await sqlite_store.forget("custify", "gone", time.time())
         gate.opened.set()
         await run_until(sqlite_store, config, lambda: _settled(stats))
