@@ -123,6 +123,9 @@ async def _forget_old_splits(conn: Conn, destination: str, n: int) -> None:
 
 
 async def _record_batches(conn: Conn, r: Round) -> None:
+    """Sent batches in, checked ones out, postponed ones moved; nothing to do in most rounds."""
+    if not (r.sent or r.checked or r.postponed):
+        return
     d = r.destination
     async with conn.cursor() as cur:
         await cur.executemany(

@@ -85,6 +85,9 @@ def record(conn: sqlite3.Connection, r: Round) -> set[str]:
 
 
 def _record_batches(conn: sqlite3.Connection, r: Round) -> None:
+    """Sent batches in, checked ones out, postponed ones moved; nothing to do in most rounds."""
+    if not (r.sent or r.checked or r.postponed):
+        return
     d = r.destination
     conn.executemany(
         "INSERT INTO batch_jobs (destination, batch_id, idx, seq, user_key, attempts,"
