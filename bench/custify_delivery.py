@@ -200,8 +200,8 @@ def run(variant: str, load: Workload) -> dict[str, Any]:
         "landed": landed(final),
         "not_landed": load.events - landed(final),
         "ran_s": round(drained_s, 1),
-        "csroute_status": {k: report[k] for k in ("delivered", "backlog", "retrying", "held",
-                                                   "dead", "rejected")},
+        "csroute_status": {k: report[k] for k in ("delivered", "unverified", "sent", "backlog",
+                                                   "retrying", "held", "dead", "rejected")},
     }  # fmt: skip
 
 

@@ -33,6 +33,11 @@ def user_events(n: int) -> list[dict[str, Any]]:
     return events
 
 
+async def nothing_sent(store: SQLiteStore) -> bool:
+    """Every accepted batch's outcome is known (checked, or never to be)."""
+    return (await store.stats("custify", ["web"])).sent == 0
+
+
 @pytest.mark.parametrize(
     ("batch_size", "rate_limit"),
     [(1, None), (100, (100, 10.0))],  # one request per event would take 24 s under the limit
@@ -47,6 +52,7 @@ async def test_users_events_and_companies_land_in_order(
             "base_url": base_url,
             "batch_size": batch_size,
             "rate_limit_requests": 100 if rate_limit else 100_000,
+            "batch_check_delay_s": 0,
         }
         config = make_config([{"name": "custify", "type": "custify", "settings": settings}])
         # Interleave users so that batches mix them, as real traffic does.
@@ -62,6 +68,7 @@ async def test_users_events_and_companies_land_in_order(
         try:
             await wait_until(lambda: state()["counts"]["events"] == USERS * TRACKS, timeout=120)
             await wait_until(lambda: all(p["companies"] for p in state()["people"]), timeout=60)
+            await wait_until(lambda: nothing_sent(sqlite_store), timeout=30)
         finally:
             await router.stop()
         final = state()

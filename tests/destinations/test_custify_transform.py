@@ -473,6 +473,14 @@ def test_requests_encode_as_json() -> None:
         ({"api_key": KEY, "base_url": "api.custify.com"}, "base_url: must start with https://"),
         ({"api_key": KEY, "batch_size": 0}, "batch_size: must be at least 1 (got 0)"),
         (
+            {"api_key": KEY, "batch_check_every": -1},
+            "batch_check_every: must be 0 (never) or more (got -1)",
+        ),
+        (
+            {"api_key": KEY, "batch_check_delay_s": 21600},
+            "batch_check_delay_s: must be from 0 to under 21600",
+        ),
+        (
             {"api_key": KEY, "batch_synchronous": True},
             "batch_size: synchronous batches hold at most 3 jobs (got 100)",
         ),

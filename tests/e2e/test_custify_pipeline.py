@@ -24,6 +24,7 @@ from rudderstack.analytics.client import Client as RudderClient
 
 from csroute.custify.sandbox import create_app, running
 from e2e.test_pipeline import wait_for
+from support.held_checks import HeldChecks
 from support.process import CSROUTE, CsrouteProcess
 
 WRITE_KEY = "e2e-custify-write-key-0001"
@@ -88,6 +89,7 @@ def custify_config(sandbox: str, **settings: Any) -> dict[str, Any]:
                     "base_url": sandbox,
                     "rate_limit_requests": LIMIT[0],
                     "rate_limit_window_s": LIMIT[1],
+                    "batch_check_delay_s": 0,
                     **settings,
                 },
             }
@@ -170,6 +172,7 @@ def test_sdk_users_companies_and_events_land_under_the_rate_limit(
             return len(s["events"]) == len(expected_events) and linked == USERS
 
         wait_for(complete, timeout=60)
+        wait_for(lambda: status(csroute)["sent"] == 0, timeout=30)
         report = status(csroute)
     finally:
         csroute.stop()
@@ -337,3 +340,60 @@ def test_events_custify_cannot_take_are_rejected_visibly_and_never_sent(
     assert reasons[:2] == ["Email or userId is mandatory"] * 2
     assert reasons[2].startswith("Message type not supported: Custify has no page views")
     assert reasons[3] == "Message type not supported"
+
+
+# -- batch outcomes ---------------------------------------------------------------------------
+
+ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
+INVALID_EMAIL = "HTTP 422: Custify refused the request as invalid (Custify: Invalid email)"
+
+
+def test_a_batchs_events_are_sent_until_checked_then_failed_jobs_are_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    emails = ["a@x.io", "bad@x.io", "c@x.io", "d@x.io", "bad@x.io", "f@x.io"]
+    events = [
+        {"type": "identify", "userId": f"b{n}", "traits": {"email": email}}
+        for n, email in enumerate(emails)
+    ]
+    gate = HeldChecks(api_keys=(API_KEY,), rate_limit=LIMIT)
+    with running(gate) as url:
+        rule = {"field": "email", "value": "bad@x.io", "status": 422, "message": "Invalid email"}
+        httpx.post(f"{url}/__sandbox/faults", json={"batch_job_errors": [rule]}).raise_for_status()
+        config = {**custify_config(url, batch_check_every=1), "admin": {"token": ADMIN_TOKEN}}
+        csroute = CsrouteProcess(tmp_path, config).start()
+        try:
+            post_batch(csroute, events)
+            wait_for(lambda: gate.holding.is_set() and status(csroute)["sent"] == len(events))
+            held = status(csroute)
+            admin = httpx.get(
+                f"{csroute.url}/admin/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            ).json()["custify"]
+            metrics = httpx.get(f"{csroute.url}/metrics").text
+            # A crash between the batch and its check: the check is in the store.
+            csroute.kill()
+            batches = batch_posts(url)
+            gate.opened.set()
+            csroute.start()
+            wait_for(lambda: status(csroute)["sent"] == 0, timeout=30)
+            report = status(csroute)
+        finally:
+            csroute.stop()
+        people = state(url)["people"]
+        batches_after = batch_posts(url)
+
+    # Accepted, not yet checked: sent, not delivered, wherever an operator looks.
+    assert (held["sent"], held["delivered"], held["dead"]) == (len(events), 0, 0)
+    assert (admin["sent"], admin["delivered"]) == (len(events), 0)
+    assert f'csroute_sent{{destination="custify"}} {float(len(events))}' in metrics
+    # Checked after the restart: exactly the jobs Custify failed are dead letters, with its
+    # reason, and no batch was sent again.
+    assert (report["delivered"], report["dead"], report["unverified"]) == (4, 2, 0)
+    assert report["dead_by_error"] == {INVALID_EMAIL: 2}
+    assert sorted(p["user_id"] for p in people) == ["b0", "b2", "b3", "b5"]
+    assert batches_after == batches >= 1
+
+
+def batch_posts(sandbox: str) -> int:
+    log = httpx.get(f"{sandbox}/__sandbox/requests").json()["requests"]
+    return sum(1 for r in log if (r["method"], r["path"]) == ("POST", "/batch"))

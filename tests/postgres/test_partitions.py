@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from csroute.events.model import NewEvent
-from csroute.store.base import Retry, Round, in_partition
+from csroute.store.base import Retry, Round, SentBatch, SentJob, in_partition
 from csroute.store.postgres import PostgresStore
 
 NOW = 1_700_000_000.0
@@ -53,6 +53,27 @@ async def test_pending_events_are_seen_by_their_partition_only(pg_store: Postgre
         assert blocked == {u for u in USERS if in_partition(u, (k, 2))}
     assert (await pg_store.stats("d", {"web"})).retrying == len(USERS)
     assert (await pg_store.stats("d", {"web"})).backlog == 0
+
+
+async def test_sent_batches_are_checked_by_their_partition_only(pg_store: PostgresStore) -> None:
+    await pg_store.append([new(u, 0) for u in USERS])
+    events = (await pg_store.read_new("probe", {"web"}, 1000)).events
+    for k in range(2):
+        mine = [
+            SentJob(e.seq, e.user_key, 0, None) for e in events if in_partition(e.user_key, (k, 2))
+        ]
+        batch = SentBatch(f"batch-{k}", mine, NOW, NOW + 3600)
+        await pg_store.record(
+            Round("d", NOW, cursor=events[-1].seq, sent=[batch], partition=(k, 2))
+        )
+
+    for k in range(2):
+        (check,) = await pg_store.batch_checks("d", NOW, 10, (k, 2))
+        assert check.batch_id == f"batch-{k}"
+        assert {j.event.user_key for j in check.jobs} == {
+            u for u in USERS if in_partition(u, (k, 2))
+        }
+    assert (await pg_store.stats("d", {"web"})).sent == len(USERS)
 
 
 async def test_a_new_split_starts_where_the_slowest_old_partition_was(

@@ -207,3 +207,29 @@ def test_batch_shuffle_fault_changes_the_order_jobs_apply_in(custify: httpx.Clie
     applied = [e["name"] for e in events(custify)]
     assert sorted(applied) == names and applied != names
     assert custify.get(f"/batch/{results['jobId']}").json()["results"][0]["index"] == 0
+
+
+def test_batch_job_errors_fail_chosen_jobs_and_apply_the_rest(custify: httpx.Client) -> None:
+    rule = {"field": "email", "value": "bad@x.io", "status": 422, "message": "Invalid email"}
+    once = {"field": "user_id", "value": "flaky", "status": 503, "message": "busy", "times": 1}
+    assert custify.post("/__sandbox/faults", json={"batch_job_errors": [rule, once]}).is_success
+    jobs = [
+        person_job("u1"),
+        {"type": "people", "payload": {"user_id": "u2", "email": "bad@x.io"}},
+        person_job("flaky"),
+    ]
+
+    first = batch(custify, jobs, returnJobId=True).json()
+    again = batch(custify, jobs[1:], returnJobId=True).json()
+
+    results = custify.get(f"/batch/{first['jobId']}").json()["results"]
+    assert [(r["status"], r["statusCode"], r.get("error")) for r in results] == [
+        ("succeeded", 200, None),
+        ("failed", 422, "Invalid email"),
+        ("failed", 503, "busy"),
+    ]
+    retried = custify.get(f"/batch/{again['jobId']}").json()["results"]
+    assert [r["status"] for r in retried] == ["failed", "succeeded"]  # "times" ran out
+    people = custify.get("/__sandbox/state").json()["people"]
+    assert sorted(p["user_id"] for p in people) == ["flaky", "u1"]
+    assert custify.get("/__sandbox/faults").json()["injected"] == 3

@@ -17,6 +17,8 @@ from csroute.store.base import (
     PendingEvent,
     Retry,
     Round,
+    SentBatch,
+    SentJob,
     StepRecord,
     Store,
     TriggerCursor,
@@ -803,3 +805,98 @@ async def test_finished_runs_stay_visible_and_only_failed_ones_retry(store: Stor
     run = await store.workflow_run(failed)
     assert run is not None and (run.state, run.error, run.owner) == ("queued", None, None)
     assert await store.unfinished_runs(NOW + 5) == [failed, other]
+
+
+# -- batches whose outcome is checked later ---------------------------------------------------
+
+
+def sent(batch_id: str, events: Sequence[LoggedEvent], check_at: float) -> SentBatch:
+    jobs = [SentJob(e.seq, e.user_key, attempts=0, first_failed_at=None) for e in events]
+    return SentBatch(batch_id, jobs, check_at, expires_at=check_at + 3600)
+
+
+async def test_a_sent_batch_is_neither_delivered_nor_backlog_until_its_check(
+    store: Store,
+) -> None:
+    e = await logged(store, [new("a", 1), new("b", 2), new("c", 3)])
+
+    await store.record(Round("d", NOW, cursor=e[-1].seq, sent=[sent("b-1", e[:2], NOW + 10)]))
+
+    stats = await store.stats("d", {"web"})
+    assert (stats.sent, stats.delivered, stats.backlog, stats.retrying) == (2, 0, 0, 0)
+    assert await store.batch_checks("d", NOW + 9, 10) == []
+    (check,) = await store.batch_checks("d", NOW + 10, 10)
+    assert (check.batch_id, check.expires_at) == ("b-1", NOW + 3610)
+    assert [(j.event, j.attempts, j.first_failed_at) for j in check.jobs] == [
+        (e[0], 0, None),
+        (e[1], 0, None),
+    ]
+    assert await store.batch_checks("other", NOW + 10, 10) == []
+
+
+async def test_a_check_records_each_jobs_outcome_and_forgets_the_batch(store: Store) -> None:
+    e = await logged(store, [new("a", 1), new("b", 2), new("c", 3), new("c", 4)])
+    await store.record(Round("d", NOW, cursor=e[-1].seq, sent=[sent("b-1", e[:3], NOW)]))
+
+    still = await store.record(
+        Round(
+            "d",
+            NOW + 1,
+            checked=["b-1"],
+            delivered=[e[0].seq],
+            retry=[retry(e[1], NOW + 60)],
+            dead=[dead(e[2], "HTTP 404: People not found")],
+        )
+    )
+
+    assert still == {"b"}
+    assert await store.batch_checks("d", NOW + 100, 10) == []
+    stats = await store.stats("d", {"web"})
+    assert (stats.sent, stats.delivered, stats.retrying, stats.dead) == (0, 1, 1, 1)
+    assert stats.dead_by_error == {"HTTP 404: People not found": 1}
+    assert [p.event for p in await store.due("d", NOW + 60, 10)] == [e[1]]
+
+
+async def test_a_check_can_be_postponed_and_unverified_deliveries_are_counted(
+    store: Store,
+) -> None:
+    e = await logged(store, [new("a", 1), new("b", 2), new("c", 3)])
+    await store.record(
+        Round("d", NOW, cursor=e[-1].seq, sent=[sent("late", e[:1], NOW), sent("x", e[1:2], NOW)])
+    )
+
+    await store.record(Round("d", NOW, postponed=[("late", NOW + 30)]))
+    assert [c.batch_id for c in await store.batch_checks("d", NOW, 10)] == ["x"]
+    assert [c.batch_id for c in await store.batch_checks("d", NOW + 30, 1)] == ["x"]
+    await store.record(
+        Round(
+            "d", NOW, checked=["x", "late"], delivered=[e[0].seq, e[1].seq, e[2].seq], unverified=2
+        )
+    )
+
+    stats = await store.stats("d", {"web"})
+    assert (stats.sent, stats.delivered, stats.unverified) == (0, 3, 2)
+
+
+async def test_sending_a_retried_event_in_a_batch_ends_its_pending_row(store: Store) -> None:
+    (e,) = await logged(store, [new("u", 1)])
+    await store.record(Round("d", NOW, cursor=e.seq, retry=[retry(e, NOW)]))
+
+    await store.record(Round("d", NOW, sent=[sent("b", [e], NOW + 5)]))
+
+    assert await store.due("d", NOW + 100, 10) == []
+    assert await store.blocked_users("d") == set()
+    assert (await store.stats("d", {"web"})).sent == 1
+
+
+async def test_prune_keeps_the_events_of_sent_batches_until_checked(store: Store) -> None:
+    e = await logged(store, [new("u", 1), new("v", 2)])
+    await store.record(Round("d", NOW, cursor=e[-1].seq, sent=[sent("b", e[:1], NOW)]))
+    await store.record(Round(PROBE, NOW, cursor=e[-1].seq))
+
+    assert await store.prune(["d", PROBE]) == 1
+
+    (check,) = await store.batch_checks("d", NOW, 10)
+    assert [j.event for j in check.jobs] == e[:1]
+    await store.record(Round("d", NOW, checked=["b"], delivered=[e[0].seq]))
+    assert await store.prune(["d", PROBE]) == 1

@@ -192,7 +192,7 @@ class Capture:
         attempt: Attempt | None = None,
         reason: str = "",
     ) -> None:
-        """One event's outcome at a destination: delivered, retrying, rejected, filtered or
+        """One event's outcome at a destination: delivered, sent, retrying, rejected, filtered or
         dead-lettered, with the attempt that decided it (if a request was sent)."""
         event = item.event
         key = ("destination", worker.name)

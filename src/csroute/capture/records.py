@@ -1,8 +1,9 @@
 """Capture records: plain JSON-ready dicts, masked as they are built.
 
 A record says what happened to one event at one step: ``received`` at the gateway, or its
-``outcome`` at a destination (``delivered``, ``retrying``, ``rejected``, ``filtered``,
-``dead-lettered``) with the requests it became, the response, the latency and the attempt.
+``outcome`` at a destination (``delivered``, ``sent`` (accepted in a batch whose outcome is
+checked later), ``retrying``, ``rejected``, ``filtered``, ``dead-lettered``) with the requests it
+became, the response, the latency and the attempt.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from csroute.router.sender import Attempt
 
 Record = dict[str, Any]
-OUTCOMES = ("received", "delivered", "retrying", "rejected", "filtered", "dead-lettered")
+OUTCOMES = ("received", "delivered", "sent", "retrying", "rejected", "filtered", "dead-lettered")
 
 
 def _about(source: str, user: str, kind: str, event: Event) -> Record:

@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "status": (
         "csroute.cli.status:status",
-        "Per destination: delivered, backlog, retrying, held, dead, filtered, rejected, and why.",
+        "Per destination: delivered, sent, backlog, retrying, held, dead, filtered, rejected, why.",
     ),
     "sync": (
         "csroute.cli.sync:app",

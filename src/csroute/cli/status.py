@@ -12,14 +12,16 @@ from csroute.cli.store_access import with_store
 from csroute.cli.tables import print_table
 from csroute.store.base import Store
 
-COLUMNS = ("delivered", "backlog", "retrying", "held", "dead", "filtered", "rejected")
+COLUMNS = ("delivered", "sent", "backlog", "retrying", "held", "dead", "filtered", "rejected")
 
 
 def status(
     config: ConfigOption = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Per destination: delivered, backlog, retrying, held, dead, filtered, rejected, and why."""
+    """Per destination: delivered, sent, backlog, retrying, held, dead, filtered, rejected, why.
+
+    ``sent``: accepted in a batch whose per-job outcome is not yet read (Custify)."""
     cfg = load_config(config, needs=STORE_ONLY)
 
     async def collect(store: Store) -> dict[str, dict[str, Any]]:
@@ -30,6 +32,7 @@ def status(
                 "type": d.type,
                 "enabled": d.enabled,
                 **{c: getattr(stats, c) for c in COLUMNS},
+                "unverified": stats.unverified,
                 "filtered_by_reason": dict(stats.filtered_by_reason),
                 "rejected_by_reason": dict(stats.rejected_by_reason),
                 "retrying_by_error": dict(stats.retrying_by_error),

@@ -52,7 +52,7 @@ def tail(
     outcome: Annotated[
         str,
         typer.Option(
-            help="Only this outcome: received, delivered, retrying, rejected, filtered or"
+            help="Only this outcome: received, delivered, sent, retrying, rejected, filtered or"
             " dead-lettered."
         ),
     ] = "",

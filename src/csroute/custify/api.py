@@ -58,7 +58,7 @@ def error_message(body: Any) -> str:
         raw: bytes = body
         try:
             body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON, or not even UTF-8
             return raw.decode(errors="replace").strip()[:MAX_MESSAGE_CHARS]
     if isinstance(body, dict):
         error = body.get("error")

@@ -86,6 +86,50 @@ class Batching:
 
 
 @dataclass(slots=True, frozen=True)
+class JobOutcome:
+    """What the API reported for one job of a batch: ``status`` None when unknown (no entry
+    for it, or one that cannot be read); ``body`` the job's own report, for ``explain``."""
+
+    status: int | None
+    body: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+UNKNOWN_JOB = JobOutcome(None)
+
+
+@dataclass(slots=True, frozen=True)
+class BatchReport:
+    """Per-job outcomes of one batch, in job order; ``finished`` false while jobs still run."""
+
+    finished: bool
+    jobs: list[JobOutcome]
+
+
+@dataclass(slots=True, frozen=True)
+class BatchOutcomes:
+    """How to learn the per-job outcome of a batch the API accepted without giving it.
+
+    The router checks some accepted batches later with ``check(batch_id)``, at most one per
+    ``every`` batches (plus a small burst after a check finds failed jobs), ``delay_s`` after
+    the batch and before ``retention_s`` ends, when the API forgets the outcome.
+    """
+
+    batch_id: Callable[[bytes], str | None]
+    """The id to check an accepted batch by, from the answer to it (None: cannot be checked)."""
+    report: Callable[[bytes, int], BatchReport | None]
+    """Per-job outcomes from an answer (the batch's own, or the check's) for this many jobs;
+    None when the answer reports none."""
+    check: Callable[[str], Request]
+    every: int
+    delay_s: float
+    retention_s: float
+
+
+@dataclass(slots=True, frozen=True)
 class Delivery:
     """The API facts the router needs; derived from settings, so they may depend on them."""
 
@@ -95,6 +139,8 @@ class Delivery:
     explain: Callable[[int, bytes], str] | None = None
     """Turns an error response into plain words for dead letters (what the user must do)."""
     timeout_s: float = 30.0
+    outcomes: BatchOutcomes | None = None
+    """Set when an accepted batch's jobs may still fail: how to learn their outcome."""
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -130,16 +130,20 @@ class Router:
                     await task
 
     async def status(self) -> dict[str, dict[str, Any]]:
-        """Per destination: delivered, pending, retrying, dead, filtered, backlog."""
+        """Per destination: delivered (of which unverified), sent, retrying, held, dead,
+        filtered, rejected, backlog."""
         report: dict[str, dict[str, Any]] = {}
         types = {d.name: d.type for d in self.config.destinations}
         for name, share in self.shares.items():
             stats = await self.store.stats(name, self.config.sources_of(name))
             metrics.BACKLOG.labels(name).set(stats.backlog)
             metrics.PENDING.labels(name).set(stats.retrying + stats.held)
+            metrics.SENT.labels(name).set(stats.sent)
             report[name] = {
                 "type": DESTINATION_TYPES[types[name]].name,
                 "delivered": stats.delivered,
+                "unverified": stats.unverified,
+                "sent": stats.sent,
                 "filtered": stats.filtered,
                 "filtered_by_reason": dict(stats.filtered_by_reason),
                 "rejected_by_reason": dict(stats.rejected_by_reason),

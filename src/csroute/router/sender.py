@@ -19,6 +19,9 @@ from csroute.secrets import Scrubber
 
 MAX_KEPT_BODY = 4096
 """Bytes of a response body kept for dead letters and logs."""
+MAX_READ_BODY = 1 << 20
+"""Bytes of a response body kept when the router must read all of it (a batch's outcome:
+Custify's ``GET /batch/{id}`` reports each of up to 100 jobs, tens of KB)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,10 +59,12 @@ async def send(
     request: Request,
     timeout: aiohttp.ClientTimeout,
     secrets: Secrets = NO_SECRETS,
+    keep: int = MAX_KEPT_BODY,
 ) -> Attempt:
     """Perform ``request``. The response body and the error text are scrubbed of ``secrets``
     (and of the request's credentials) here, before anything can store or print them: a
-    receiver may echo the request's ``Authorization`` in its error body."""
+    receiver may echo the request's ``Authorization`` in its error body. ``keep``: how many
+    bytes of the body to keep."""
     data = None if request.body is None else msgspec.json.encode(request.body)
     started = time.monotonic()
     try:
@@ -85,13 +90,13 @@ async def send(
         )
     error = "" if 200 <= status < 300 else f"HTTP {status}"
     elapsed = time.monotonic() - started
-    kept = _kept(body, secrets.scrubber(request))
+    kept = _kept(body, secrets.scrubber(request), keep)
     return Attempt(status, kept, error, _retry_after(retry_after), elapsed)
 
 
-def _kept(body: bytes, scrub: Scrubber) -> bytes:
+def _kept(body: bytes, scrub: Scrubber, keep: int) -> bytes:
     """The part of a response body kept, scrubbed before it is cut (a secret across the cut
     would otherwise leave its first half in clear)."""
     if not scrub:
-        return body[:MAX_KEPT_BODY]
-    return scrub.bytes(body[: 2 * MAX_KEPT_BODY])[:MAX_KEPT_BODY]
+        return body[:keep]
+    return scrub.bytes(body[: 2 * keep])[:keep]

@@ -24,6 +24,12 @@ database down), nothing new is sent until they are: what was sent is kept in mem
 recorded once the store is back, so a store outage sends nothing twice unless the process
 dies meanwhile.
 
+Where the destination accepts a batch without saying whether each of its jobs went through
+(Custify's asynchronous ``POST /batch``), the batch's events are recorded as *sent*, not
+delivered, and the batch is checked later, on a budget (see ``checks``): each event is then
+delivered, retried or dead-lettered with the destination's reason. Events of a batch that is
+not checked, or whose outcome cannot be had in time, are counted delivered, unverified.
+
 With several worker processes, each delivers the partitions it leases (see ``share``); a
 worker then sees only its partition's users, so nothing here changes.
 """
@@ -47,29 +53,36 @@ import msgspec
 from csroute.capture.live import Capture
 from csroute.config import DeliveryPolicy
 from csroute.destinations.base import (
+    UNKNOWN_JOB,
     Batching,
+    BatchReport,
     Delivery,
     DestinationType,
+    JobOutcome,
     RateLimit,
     Rejection,
     Request,
 )
 from csroute.events.model import LoggedEvent
 from csroute.router import metrics
+from csroute.router.checks import CheckBudget
 from csroute.router.filters import EventFilter
 from csroute.router.plan import Unit, plan
 from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact, secrets_of
-from csroute.router.sender import Attempt, new_session, send
+from csroute.router.sender import MAX_KEPT_BODY, MAX_READ_BODY, Attempt, new_session, send
 from csroute.router.traits import TraitsMemory
 from csroute.store.base import (
     FORGOTTEN,
     WHOLE,
+    BatchCheck,
     DeadLetter,
     Partition,
     PendingEvent,
     Retry,
     Round,
+    SentBatch,
+    SentJob,
     Store,
 )
 
@@ -87,6 +100,10 @@ MAX_PAGES_READ_AHEAD = 10
 """A bound on a rate-limited worker's read-ahead, whatever its rate: memory stays small."""
 FORGOTTEN_REFRESH_S = 1.0
 """How stale the list of forgotten users may be (a deletion request takes effect within it)."""
+CHECKS_READ_S = 1.0
+"""How often the store is asked for sent batches due for their check."""
+RECHECK_AFTER_S = 10.0
+"""The least wait before a batch is checked again (still running, or its check failed)."""
 
 
 @dataclass(slots=True)
@@ -123,19 +140,36 @@ def effective_delivery(delivery: Delivery, policy: DeliveryPolicy) -> Delivery:
         size = min(policy.batch_size, batching.max_size)
         batching = Batching(size, batching.combine, batching.accepts, batching.one_per_user)
     timeout = policy.timeout_s if policy.timeout_s is not None else delivery.timeout_s
-    return Delivery(rate, batching, delivery.retryable, delivery.explain, timeout)
+    return Delivery(
+        rate, batching, delivery.retryable, delivery.explain, timeout, delivery.outcomes
+    )
 
 
 def decided(outcome: Round) -> set[int]:
     """The seqs whose outcome ``outcome`` records."""
     return {
-        *outcome.delivered,
-        *(seq for seq, _ in outcome.filtered),
-        *(seq for seq, _ in outcome.rejected),
+        *outcome.done,
         *(r.seq for r in outcome.retry),
         *(seq for seq, _ in outcome.held),
-        *(d.seq for d in outcome.dead),
     }
+
+
+_RANK = {True: 0, None: 1, False: 2}  # job went through, unknown, failed: the worst one counts
+
+
+def _per_event(jobs: list[Item], report: BatchReport) -> dict[int, tuple[Item, JobOutcome]]:
+    """Each event's outcome from its jobs' (in job order): a failed job fails the event, an
+    unknown one leaves it unknown."""
+    worst: dict[int, tuple[Item, JobOutcome]] = {}
+    for item, job in zip(jobs, report.jobs, strict=True):
+        seen = worst.get(item.event.seq)
+        if seen is None or _RANK[_verdict(job)] > _RANK[_verdict(seen[1])]:
+            worst[item.event.seq] = (item, job)
+    return worst
+
+
+def _verdict(job: JobOutcome) -> bool | None:
+    return None if job.status is None else job.ok
 
 
 class DestinationWorker:
@@ -196,6 +230,12 @@ class DestinationWorker:
         self.failures_in_row = 0
         self.failed_rounds = 0
         self.breaker_until = 0.0
+        # Checks of accepted batches: the budget, and the batches being checked or rechecked.
+        outcomes = self.delivery.outcomes
+        self.checks = CheckBudget(outcomes.every) if outcomes is not None else None
+        self.checking: set[str] = set()  # under way, or decided and not yet committed
+        self.rechecks: set[str] = set()  # checked once already by this worker
+        self._checks_read_at = 0.0
 
     def _new_round(self) -> Round:
         return Round(self.name, 0.0, partition=self.partition)
@@ -224,6 +264,7 @@ class DestinationWorker:
             try:
                 if not stop and self.recording.is_set():
                     started = await self._fill()
+                    await self._check_batches()
                 if finished or time.monotonic() - committed_at >= COMMIT_EVERY_S:
                     committed_at = time.monotonic()
                     await self._commit()
@@ -288,9 +329,7 @@ class DestinationWorker:
         if not due and not new:
             return False
 
-        if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
-            self.forgotten = await self.store.forgotten(self.name)
-            self._forgotten_read_at = now
+        await self._refresh_forgotten(now)
         retries = [Item(p.event, p.attempts, p.first_failed_at, True) for p in due]
         fresh = [Item(e) for e in new]
         for item in (*retries, *fresh):
@@ -310,6 +349,11 @@ class DestinationWorker:
         for unit in plan(deliverable, self.delivery.batching):
             self._start(unit)
         return True
+
+    async def _refresh_forgotten(self, now: float) -> None:
+        if now - self._forgotten_read_at >= FORGOTTEN_REFRESH_S:
+            self.forgotten = await self.store.forgotten(self.name)
+            self._forgotten_read_at = now
 
     def _read_ahead(self) -> int:
         """Events in memory at most: a page, or what the rate limit lets through in
@@ -355,6 +399,8 @@ class DestinationWorker:
                 log.info("delivery outcomes recorded again", extra={"destination": self.name})
                 self.recording.set()
             self.blocked = (self.blocked - closed.users) | still_blocked
+            self.checking.difference_update(closed.round.checked)
+            self.checking.difference_update(batch for batch, _ in closed.round.postponed)
             self._count(closed.round)
         failing = self.failed_now.union(*(c.failed for c in self.unrecorded))
         self.failed = {u for u in self.failed if u in failing or self.busy[u]}
@@ -373,7 +419,7 @@ class DestinationWorker:
         cursor = min(undecided) - 1 if undecided else self.read_at
         if cursor == self.cursor:
             cursor = None
-        if cursor is None and not done and not outcome.traits:
+        if cursor is None and not done and not outcome.traits and not outcome.postponed:
             return None
         if cursor is not None:
             self.cursor = cursor
@@ -427,6 +473,15 @@ class DestinationWorker:
             stored.update((u, t) for u, t in r.traits.items() if u in users)
         return TraitsMemory(stored)
 
+    def _forgotten(self, item: Item) -> bool:
+        """Whether the user's deletion was requested after this event; if so it is filtered."""
+        upto = self.forgotten.get(item.event.user_key)
+        if upto is None or item.event.seq > upto:
+            return False
+        self.outcome.filtered.append((item.event.seq, FORGOTTEN))
+        self.capture.settled(self, item, "filtered", reason=FORGOTTEN)
+        return True
+
     def _hold(self, item: Item) -> None:
         """Park ``item`` behind its user's pending head; the store hands it back in turn."""
         self.outcome.held.append((item.event.seq, item.event.user_key))
@@ -436,10 +491,7 @@ class DestinationWorker:
         """Filter and transform one event; what remains is to be delivered."""
         outcome = self.outcome
         seq = item.event.seq
-        upto = self.forgotten.get(item.event.user_key)
-        if upto is not None and seq <= upto:
-            outcome.filtered.append((seq, FORGOTTEN))
-            self.capture.settled(self, item, "filtered", reason=FORGOTTEN)
+        if self._forgotten(item):
             return
         try:
             event = msgspec.json.decode(item.event.payload)
@@ -574,9 +626,11 @@ class DestinationWorker:
             await self._deliver_item(items[0])
             return
         requests = [r for item in items for r in item.requests]
-        attempt = await self._send(self.delivery.batching.combine(requests), items)
+        # An answer that may report each job's outcome is read whole.
+        keep = MAX_READ_BODY if self.delivery.outcomes is not None else MAX_KEPT_BODY
+        attempt = await self._send(self.delivery.batching.combine(requests), items, keep)
         if attempt.ok:
-            self._delivered(items, attempt)
+            self._accepted(items, attempt)
         elif attempt.status is not None and not self._retryable(attempt):
             half = len(items) // 2
             await self._deliver_batch(items[:half])
@@ -587,7 +641,9 @@ class DestinationWorker:
             for item in items:
                 self._settle(item, attempt, item.requests)
 
-    async def _send(self, request: Request, items: list[Item]) -> Attempt:
+    async def _send(
+        self, request: Request, items: list[Item], keep: int = MAX_KEPT_BODY
+    ) -> Attempt:
         if self.limiter is not None:
             await self.limiter.acquire()
         started = time.monotonic()
@@ -595,7 +651,7 @@ class DestinationWorker:
             if item.sent_at is None:
                 item.sent_at = started
         assert self.session is not None
-        attempt = await send(self.session, request, self.timeout, self.secrets)
+        attempt = await send(self.session, request, self.timeout, self.secrets, keep)
         metrics.REQUEST_SECONDS.labels(self.name).observe(time.monotonic() - started)
         if attempt.status == 429:
             metrics.THROTTLED.labels(self.name).inc()
@@ -605,11 +661,130 @@ class DestinationWorker:
 
     # -- outcomes -------------------------------------------------------------------------
 
-    def _delivered(self, items: list[Item], attempt: Attempt) -> None:
+    def _delivered(self, items: list[Item], attempt: Attempt, unverified: bool = False) -> None:
         self.outcome.delivered.extend(item.event.seq for item in items)
         self.failures_in_row = 0
+        reason = "accepted in a batch; outcome not checked" if unverified else ""
+        if unverified:
+            self.outcome.unverified += len(items)
         for item in items:
-            self.capture.settled(self, item, "delivered", attempt)
+            self.capture.settled(self, item, "delivered", attempt, reason)
+
+    def _accepted(self, items: list[Item], attempt: Attempt) -> None:
+        """A batch the destination accepted: settled by the per-job outcomes in its answer if
+        it gives them, else sent, to be checked later, or delivered unverified (see ``checks``)."""
+        outcomes = self.delivery.outcomes
+        if outcomes is None or self.checks is None:
+            self._delivered(items, attempt)
+            return
+        jobs = [item for item in items for _ in item.requests]
+        report = outcomes.report(attempt.body, len(jobs))
+        if report is not None and report.finished:
+            self._judge(jobs, report, attempt)
+            return
+        batch_id = outcomes.batch_id(attempt.body)
+        if batch_id is None or not self.checks.after_batch():
+            self._delivered(items, attempt, unverified=True)
+            return
+        now = time.time()
+        sent = [SentJob(i.event.seq, i.event.user_key, i.attempts, i.first_failed_at) for i in jobs]
+        self.outcome.sent.append(
+            SentBatch(batch_id, sent, now + outcomes.delay_s, now + outcomes.retention_s)
+        )
+        self.failures_in_row = 0
+        for item in items:
+            self.capture.settled(self, item, "sent", attempt, f"batch {batch_id}")
+
+    def _judge(self, jobs: list[Item], report: BatchReport, attempt: Attempt) -> bool:
+        """Settle each event of a batch by its jobs' outcomes; returns whether any failed."""
+        failed = False
+        for item, job in _per_event(jobs, report).values():
+            if self._forgotten(item):
+                # Their deletion was requested since the batch was sent: a failed job must not
+                # become a dead letter that keeps their data.
+                continue
+            verdict = _verdict(job)
+            if verdict is None:
+                self._delivered([item], attempt, unverified=True)
+            elif verdict:
+                self._delivered([item], attempt)
+            else:
+                failed = True
+                status = job.status
+                self._settle(item, Attempt(status, job.body, f"HTTP {status}"), item.requests)
+        return failed
+
+    # -- checking accepted batches ---------------------------------------------------------
+
+    async def _check_batches(self) -> None:
+        """Start the checks that are due, reading the store at most every CHECKS_READ_S."""
+        now = time.time()
+        if self.checks is None or now - self._checks_read_at < CHECKS_READ_S:
+            return
+        self._checks_read_at = now
+        due = await self.store.batch_checks(self.name, now, self.policy.concurrency, self.partition)
+        if due:
+            await self._refresh_forgotten(now)
+        for check in due:
+            if check.batch_id in self.checking:
+                continue
+            self.checking.add(check.batch_id)
+            task = asyncio.create_task(self._check(check))
+            self.tasks.add(task)
+            self.ended.clear()
+            task.add_done_callback(self._ended)
+
+    async def _check(self, check: BatchCheck) -> None:
+        """Read one sent batch's outcome and settle its events (or check it again later)."""
+        outcomes, budget = self.delivery.outcomes, self.checks
+        assert outcomes is not None and budget is not None
+        batch = check.batch_id
+        jobs = [Item(j.event, j.attempts, j.first_failed_at) for j in check.jobs]
+        try:
+            await self.recording.wait()
+            if time.time() >= check.expires_at:
+                self._unchecked(batch, jobs, "the destination no longer keeps its outcome")
+                return
+            if batch in self.rechecks and not budget.again():
+                self._recheck(check, jobs, "no check budget left")
+                return
+            self.rechecks.add(batch)
+            async with self.slots:
+                attempt = await self._send(outcomes.check(batch), [], MAX_READ_BODY)
+            report = outcomes.report(attempt.body, len(jobs)) if attempt.ok else None
+            if attempt.status == 404:
+                self._unchecked(batch, jobs, "the destination does not know the batch")
+            elif attempt.ok and report is None:
+                self._unchecked(batch, jobs, "the destination reported no per-job outcome")
+            elif report is not None and report.finished:
+                budget.found(self._judge(jobs, report, attempt))
+                self.outcome.checked.append(batch)
+                self.rechecks.discard(batch)
+            else:
+                self._recheck(check, jobs, attempt.error or "still running")
+        except Exception:  # a bug must not stop deliveries; the check is read again later
+            log.exception("checking a batch failed", extra={"destination": self.name})
+            self.checking.discard(batch)
+
+    def _recheck(self, check: BatchCheck, jobs: list[Item], why: str) -> None:
+        """Check the batch again later, while the destination keeps its outcome."""
+        assert self.delivery.outcomes is not None
+        later = time.time() + max(self.delivery.outcomes.delay_s, RECHECK_AFTER_S)
+        if later >= check.expires_at:
+            self._unchecked(check.batch_id, jobs, why)
+        else:
+            self.outcome.postponed.append((check.batch_id, later))
+
+    def _unchecked(self, batch: str, jobs: list[Item], why: str) -> None:
+        """The batch's outcome cannot be had: its events count delivered, unverified."""
+        log.info(
+            "batch outcome unknown; counted delivered, unverified",
+            extra={"destination": self.name, "batch": batch, "reason": why},
+        )
+        unknown = BatchReport(True, [UNKNOWN_JOB] * len(jobs))
+        self._judge(jobs, unknown, Attempt(None, b"", ""))
+        self.outcome.checked.append(batch)
+        self.rechecks.discard(batch)
 
     def _retryable(self, attempt: Attempt) -> bool:
         return attempt.status is None or self.delivery.retryable(attempt.status)
@@ -638,7 +813,9 @@ class DestinationWorker:
             error = f"gave up after {attempts} attempts: {error}"
         shown = msgspec.json.encode([redact(r, self.secrets) for r in requests])
         self.outcome.dead.append(
-            DeadLetter(seq, user, attempts, error, shown, attempt.status, attempt.body)
+            DeadLetter(
+                seq, user, attempts, error, shown, attempt.status, attempt.body[:MAX_KEPT_BODY]
+            )
         )
         self.capture.settled(self, item, "dead-lettered", attempt, error)
         log.warning(
@@ -668,6 +845,8 @@ class DestinationWorker:
         name = self.name
         if outcome.delivered:
             metrics.DELIVERED.labels(name).inc(len(outcome.delivered))
+        if outcome.unverified:
+            metrics.UNVERIFIED.labels(name).inc(outcome.unverified)
         if outcome.retry:
             metrics.RETRIED.labels(name).inc(len(outcome.retry))
         if outcome.dead:

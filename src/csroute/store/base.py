@@ -11,7 +11,11 @@ Model, per destination:
   failing user holds back nobody else;
 * **dead letters**: events given up on, with the request, response and reason kept;
 * **traits**: what the destination remembers about a user from identify events;
-* **counters**: delivered / filtered / rejected totals that survive restarts.
+* **counters**: delivered / filtered / rejected totals that survive restarts;
+* **sent batches**: events of a batch the destination accepted whose per-job outcome is still to
+  be checked (Custify's asynchronous ``POST /batch``). They are *sent*, not delivered, until a
+  round names the batch in ``checked``; a crash in between loses neither the check nor the
+  events (which stay in the log until then).
 
 The router reads due pending events and new events, delivers them, and every few tens of
 milliseconds calls ``record`` with the outcomes decided since the last call and the cursor as far
@@ -35,6 +39,9 @@ from csroute.events.model import LoggedEvent, NewEvent
 
 FORGOTTEN = "forgotten: user deletion requested"
 """The filter reason of events skipped because their user's deletion was requested."""
+
+UNVERIFIED: Final = "unverified"
+"""The counters' reason for events delivered in a batch whose per-job outcome is unknown."""
 
 PARTS: Final = 64
 """Every event's user falls in one of this many parts (see ``part_of``)."""
@@ -116,6 +123,39 @@ class DeadLetter:
     payload: bytes = b""  # the event, filled in when read back
 
 
+@dataclass(slots=True, frozen=True)
+class SentJob:
+    """One event of a sent batch: what its check needs to retry or dead-letter it."""
+
+    seq: int
+    user_key: str
+    attempts: int  # failed attempts before the batch that carried it
+    first_failed_at: float | None
+
+
+@dataclass(slots=True, frozen=True)
+class SentBatch:
+    """A batch the destination accepted, whose per-job outcome is checked at ``check_at``.
+
+    ``jobs`` are its events in job order. Past ``expires_at`` the destination no longer keeps
+    the outcome: the events then count as delivered, unverified.
+    """
+
+    batch_id: str
+    jobs: list[SentJob]
+    check_at: float
+    expires_at: float
+
+
+@dataclass(slots=True, frozen=True)
+class BatchCheck:
+    """A sent batch due for its check, with its events read back (``jobs``, in job order)."""
+
+    batch_id: str
+    jobs: list[PendingEvent]
+    expires_at: float
+
+
 @dataclass(slots=True)
 class Round:
     """Outcomes the router decided for one destination since its last round, committed together.
@@ -126,6 +166,12 @@ class Round:
     dead letters (removing any pending row). Afterwards the store restores the head invariant
     for every user touched: the lowest pending seq of a user gets ``next_at`` (``now`` if it had
     none), the rest none.
+
+    ``sent`` keeps batches whose outcome is still to be checked (their events are done as far as
+    pending rows and the cursor go, but not counted delivered); ``checked`` removes batches whose
+    outcome this round records (in ``delivered``, ``retry`` and ``dead``); ``postponed`` moves
+    a batch's check to a later time. ``unverified`` says how many of ``delivered`` were accepted
+    in a batch whose per-job outcome will never be known.
     """
 
     destination: str
@@ -139,6 +185,21 @@ class Round:
     dead: list[DeadLetter] = field(default_factory=list)
     traits: dict[str, bytes] = field(default_factory=dict)  # user_key -> JSON object
     partition: Partition = WHOLE  # whose cursor ``cursor`` is
+    sent: list[SentBatch] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # batch ids
+    postponed: list[tuple[str, float]] = field(default_factory=list)  # (batch id, check_at)
+    unverified: int = 0
+
+    @property
+    def done(self) -> list[int]:
+        """The seqs that leave the pending rows: every outcome but a retry or a hold."""
+        return [
+            *self.delivered,
+            *(seq for seq, _ in self.filtered),
+            *(seq for seq, _ in self.rejected),
+            *(dead.seq for dead in self.dead),
+            *(job.seq for batch in self.sent for job in batch.jobs),
+        ]
 
 
 @dataclass(slots=True, frozen=True)
@@ -224,6 +285,10 @@ class DestinationStats:
     """Why the retrying events failed last (the error text, as in the logs), most common first."""
     dead_by_error: Mapping[str, int] = field(default_factory=dict)
     """Why the dead letters were given up on, most common first."""
+    sent: int = 0
+    """Events of accepted batches whose per-job outcome is still to be checked."""
+    unverified: int = 0
+    """Of ``delivered``: events of accepted batches whose per-job outcome was never checked."""
 
 
 class Store(ABC):
@@ -282,6 +347,13 @@ class Store(ABC):
         Returns every user named in the round (through any of its seqs) that still has pending
         rows afterwards; the router keeps exactly those users blocked.
         """
+
+    @abstractmethod
+    async def batch_checks(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[BatchCheck]:
+        """Up to ``limit`` sent batches with ``check_at <= now``, earliest first, with their
+        events. With a ``partition``, only batches of that partition's users."""
 
     @abstractmethod
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
@@ -423,10 +495,10 @@ class Store(ABC):
         """Delete logged events that are no longer needed; returns how many.
 
         An event goes once the cursor of every one of ``destinations`` (the configured ones) is
-        at or past it and no pending row or dead letter of any destination refers to it, and,
-        with ``received_before`` (unix time), once it was received before that: a retention
-        that keeps delivered events for a while. Nothing goes from the first event received at
-        or after that time on. With no destinations nothing goes. Works in small
+        at or past it and no pending row, sent batch or dead letter of any destination refers to
+        it, and, with ``received_before`` (unix time), once it was received before that: a
+        retention that keeps delivered events for a while. Nothing goes from the first event
+        received at or after that time on. With no destinations nothing goes. Works in small
         transactions, so appends keep flowing.
         """
 

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field, replace
 from csroute.events.model import LoggedEvent, NewEvent
 from csroute.store.base import (
     FORGOTTEN,
+    UNVERIFIED,
     WHOLE,
+    BatchCheck,
     DeadLetter,
     DestinationStats,
     Page,
@@ -31,6 +33,7 @@ from csroute.store.base import (
     PendingEvent,
     Round,
     RunState,
+    SentBatch,
     StepRecord,
     Store,
     StoreUnavailable,
@@ -73,6 +76,7 @@ class MemoryStore(Store):
         self._forgotten: dict[str, dict[str, int]] = {}
         self._trigger_cursors: dict[str, dict[str, TriggerCursor]] = {}
         self._handed_on: dict[tuple[str, str], float] = {}  # (trigger, key) -> when
+        self._sent: dict[str, dict[str, SentBatch]] = {}  # destination -> batch id -> batch
         self._runs: dict[int, _Run] = {}
         self._run_keys: dict[tuple[str, str], int] = {}  # (workflow, key) -> run id
         self.closed = False
@@ -150,13 +154,14 @@ class MemoryStore(Store):
         if r.cursor is not None:
             self._cursors[d] = r.cursor
         touched: set[str] = set()
-        done = [
-            *r.delivered,
-            *(seq for seq, _ in r.filtered),
-            *(seq for seq, _ in r.rejected),
-            *(dead.seq for dead in r.dead),
-        ]
-        for seq in done:
+        sent = self._sent.setdefault(d, {})
+        sent.update((b.batch_id, b) for b in r.sent)
+        for batch_id in r.checked:
+            sent.pop(batch_id, None)
+        for batch_id, check_at in r.postponed:
+            if batch_id in sent:
+                sent[batch_id] = replace(sent[batch_id], check_at=check_at)
+        for seq in r.done:
             row = pending.pop(seq, None)
             if row is not None:
                 touched.add(row.user_key)
@@ -173,7 +178,8 @@ class MemoryStore(Store):
             )
         for user, traits in r.traits.items():
             self._traits[d, user] = traits
-        self._counters[d, "delivered", ""] += len(r.delivered)
+        self._counters[d, "delivered", ""] += len(r.delivered) - r.unverified
+        self._counters[d, "delivered", UNVERIFIED] += r.unverified
         self._counters.update((d, "filtered", reason) for _, reason in r.filtered)
         self._counters.update((d, "rejected", reason) for _, reason in r.rejected)
         return self._restore_heads(d, touched, r.now)
@@ -195,6 +201,27 @@ class MemoryStore(Store):
                 elif row.next_at is None:
                     row.next_at = now
         return set(runs)
+
+    async def batch_checks(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[BatchCheck]:
+        _whole(partition)
+        due = sorted(
+            (b.check_at, b.batch_id, b)
+            for b in self._sent.get(destination, {}).values()
+            if b.check_at <= now
+        )[:limit]
+        return [
+            BatchCheck(
+                b.batch_id,
+                [
+                    PendingEvent(self._events[j.seq][0], j.attempts, j.first_failed_at)
+                    for j in b.jobs
+                ],
+                b.expires_at,
+            )
+            for _, _, b in due
+        ]
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         found = ((user, self._traits.get((destination, user))) for user in users)
@@ -358,7 +385,7 @@ class MemoryStore(Store):
 
     async def stats(self, destination: str, sources: Collection[str]) -> DestinationStats:
         totals = {"delivered": 0, "filtered": 0, "rejected": 0}
-        by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}}
+        by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}, "delivered": {}}
         for (d, kind, reason), n in self._counters.items():
             if d == destination and n:
                 totals[kind] += n
@@ -372,7 +399,10 @@ class MemoryStore(Store):
             len(seqs) - bisect.bisect_right(seqs, after)
             for seqs in (self._by_source.get(source, []) for source in set(sources))
         )
+        sent = {j.seq for b in self._sent.get(destination, {}).values() for j in b.jobs}
         return DestinationStats(
+            sent=len(sent),
+            unverified=by_reason["delivered"].get(UNVERIFIED, 0),
             dead=len(letters),
             retrying=len(heads),
             held=len(rows) - len(heads),
@@ -394,6 +424,7 @@ class MemoryStore(Store):
             ceiling = min(ceiling, next(recent, ceiling + 1) - 1)
         needed = {seq for rows in self._pending.values() for seq in rows}
         needed.update(x.seq for x in self._dead.values())
+        needed.update(j.seq for sent in self._sent.values() for b in sent.values() for j in b.jobs)
         gone = [seq for seq in self._events if seq <= ceiling and seq not in needed]
         for seq in gone:
             del self._events[seq]

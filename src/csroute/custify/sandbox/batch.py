@@ -4,7 +4,8 @@ Custify documents neither the response bodies nor the order in which asynchronou
 sandbox applies the jobs one after another in request order before it answers, each through the same
 function as the single endpoint, and a failing job does not stop the others. Job ids are kept for
 ``batch_retention_s`` after the batch finished (six hours by default). The ``batch_shuffle`` fault
-applies the jobs in a random order instead, to show whether a client depends on the order.
+applies the jobs in a random order instead, to show whether a client depends on the order, and
+``batch_job_errors`` fails chosen jobs (unapplied) while the rest of their batch goes through.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from csroute.custify.sandbox.companies import upsert_company
 from csroute.custify.sandbox.custom_data import upsert_custom_data
 from csroute.custify.sandbox.events import insert_event
-from csroute.custify.sandbox.faults import faults_of
+from csroute.custify.sandbox.faults import Faults, faults_of
 from csroute.custify.sandbox.people import upsert_person
 from csroute.custify.sandbox.responses import ApiError, Record, json_object, json_response
 from csroute.custify.sandbox.settings import Settings, settings_of
@@ -73,9 +74,12 @@ def _parse(body: Record, settings: Settings) -> tuple[list[Record], bool, bool]:
     return jobs, synchronous, bool(body.get("returnJobId"))
 
 
-def _run(state: State, index: int, job: Record) -> Record:
+def _run(state: State, faults: Faults, index: int, job: Record) -> Record:
     result: Record = {"index": index, "type": job["type"]}
     try:
+        injected = faults.job_error(job["payload"])
+        if injected is not None:
+            raise ApiError(injected.status, injected.message)
         result.update(JOB_TYPES[job["type"]](state, job["payload"]))
         result["status"] = "succeeded"
     except ApiError as error:
@@ -102,7 +106,9 @@ async def post_batch(request: Request) -> Response:
     if faults.config.batch_shuffle:
         faults.random.shuffle(order)
     created_at = now_iso()
-    results = sorted((_run(state, index, jobs[index]) for index in order), key=lambda r: r["index"])
+    results = sorted(
+        (_run(state, faults, index, jobs[index]) for index in order), key=lambda r: r["index"]
+    )
     failed = sum(result["status"] == "failed" for result in results)
     job_id = str(uuid.uuid4())
     batch: Record = {

@@ -20,6 +20,17 @@ Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Status = Annotated[int, msgspec.Meta(ge=400, le=599)]
 
 
+class JobError(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A batch job that fails, unapplied: one whose payload's ``field`` equals ``value``."""
+
+    field: str
+    value: str | int | float | bool
+    status: Status = 400
+    message: str = "Invalid value"
+    times: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Fail at most this many jobs (then apply the rest as usual); None: every one."""
+
+
 class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The body of ``POST /__sandbox/faults``; every field defaults to "no fault"."""
 
@@ -32,6 +43,8 @@ class FaultConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     drop_phase: Literal["before", "after"] = "before"
     latency_ms: Annotated[float, msgspec.Meta(ge=0, le=60_000)] = 0.0
     batch_shuffle: bool = False
+    # Batch jobs that fail with a status and message while the rest of their batch goes through.
+    batch_job_errors: list[JobError] = []
     times: Annotated[int, msgspec.Meta(ge=0)] | None = None
     seed: int | None = None
     # Per request, in order: a status to answer (429 comes with the rate-limit headers), "drop"
@@ -52,6 +65,7 @@ class Faults:
         self.script: list[int | str] = []
         self.injected = 0
         self.drawn = 0
+        self.job_errors: list[int] = []  # per batch_job_errors rule: jobs it failed
 
     def configure(self, config: FaultConfig) -> None:
         if config.error_rate + config.rate_limit_429_rate + config.drop_rate > 1:
@@ -61,6 +75,18 @@ class Faults:
         self.script = list(config.script)
         self.injected = 0
         self.drawn = 0
+        self.job_errors = [0] * len(config.batch_job_errors)
+
+    def job_error(self, payload: dict[str, object]) -> JobError | None:
+        """The ``batch_job_errors`` rule that fails a job with this payload, if any."""
+        for n, rule in enumerate(self.config.batch_job_errors):
+            if rule.field in payload and payload[rule.field] == rule.value:
+                if rule.times is not None and self.job_errors[n] >= rule.times:
+                    continue
+                self.job_errors[n] += 1
+                self.injected += 1
+                return rule
+        return None
 
     def draw(self) -> Injection | None:
         """The fault for this request, if any."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
-from csroute.custify.api import error_message, rate_limit_key
-from csroute.destinations.base import Batching, Delivery, RateLimit, Request
+from csroute.custify.api import BATCH_RETENTION_S, error_message, rate_limit_key
+from csroute.destinations.base import Batching, BatchOutcomes, Delivery, RateLimit, Request
+from csroute.destinations.custify import outcomes
 from csroute.destinations.custify.endpoints import NO_PARAMS, Endpoints, endpoints
 from csroute.destinations.custify.settings import Settings
 
@@ -17,7 +19,7 @@ def delivery(settings: Settings) -> Delivery:
         settings.rate_limit_window_s,
         rate_limit_key(settings.api_key, settings.base_url),
     )
-    batching = None
+    batching = checks = None
     if settings.batch_size > 1:
         batching = Batching(
             max_size=settings.batch_size,
@@ -27,9 +29,32 @@ def delivery(settings: Settings) -> Delivery:
             # a user's next event (a track after its identify) goes in the next batch.
             one_per_user=True,
         )
+        checks = BatchOutcomes(
+            batch_id=outcomes.batch_id,
+            report=outcomes.report,
+            check=_Check(ends),
+            every=settings.batch_check_every,
+            delay_s=settings.batch_check_delay_s,
+            retention_s=BATCH_RETENTION_S,
+        )
     return Delivery(
-        rate_limit=rate, batching=batching, explain=explain, timeout_s=settings.timeout_s
+        rate_limit=rate,
+        batching=batching,
+        explain=explain,
+        timeout_s=settings.timeout_s,
+        outcomes=checks,
     )
+
+
+class _Check:
+    """``GET /batch/{id}``: the status and per-job results of an accepted batch."""
+
+    def __init__(self, ends: Endpoints) -> None:
+        self.ends = ends
+
+    def __call__(self, batch_id: str) -> Request:
+        url = f"{self.ends.batch}/{quote(batch_id, safe='')}"
+        return Request("GET", url, self.ends.headers, NO_PARAMS)
 
 
 class _Accepts:

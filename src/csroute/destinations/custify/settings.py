@@ -8,6 +8,7 @@ import msgspec
 
 from csroute.custify.api import (
     BASE_URL,
+    BATCH_RETENTION_S,
     MAX_SYNCHRONOUS_JOBS,
     RATE_LIMIT_REQUESTS,
     RATE_LIMIT_WINDOW_S,
@@ -34,6 +35,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     """Jobs per ``POST /batch``; 1 sends one request per event."""
     batch_synchronous: bool = False
     """Ask Custify to apply each batch before answering (at most 3 jobs per batch)."""
+    batch_check_every: int = 50
+    """At most one ``GET /batch/{id}`` per this many batches (plus a burst of 3 after failed
+    jobs are found); 0 never checks, so every accepted batch counts delivered, unverified."""
+    batch_check_delay_s: float = 10.0
+    """How long after an asynchronous batch its outcome is read (Custify runs it meanwhile)."""
     rate_limit_requests: float = RATE_LIMIT_REQUESTS
     rate_limit_window_s: float = RATE_LIMIT_WINDOW_S
     timeout_s: float = 30.0
@@ -52,6 +58,15 @@ def check(settings: Settings) -> list[str]:
         problems.append(
             f"batch_size: synchronous batches hold at most {MAX_SYNCHRONOUS_JOBS} jobs "
             f"(got {settings.batch_size})"
+        )
+    if settings.batch_check_every < 0:
+        problems.append(
+            f"batch_check_every: must be 0 (never) or more (got {settings.batch_check_every})"
+        )
+    if not 0 <= settings.batch_check_delay_s < BATCH_RETENTION_S:
+        problems.append(
+            f"batch_check_delay_s: must be from 0 to under {BATCH_RETENTION_S:g} (Custify keeps"
+            f" a batch's outcome 6 hours; got {settings.batch_check_delay_s:g})"
         )
     if settings.rate_limit_requests <= 0 or settings.rate_limit_window_s <= 0:
         problems.append("rate_limit_requests, rate_limit_window_s: must be positive")

@@ -10,7 +10,15 @@ from collections.abc import Collection
 from typing import Final
 
 from csroute.events.model import LoggedEvent
-from csroute.store.base import DeadLetter, DestinationStats, Page, Partition, PendingEvent
+from csroute.store.base import (
+    UNVERIFIED,
+    BatchCheck,
+    DeadLetter,
+    DestinationStats,
+    Page,
+    Partition,
+    PendingEvent,
+)
 from csroute.store.postgres.schema import Conn
 
 # One index range per source, merged: a single ``source = ANY(...)`` scan would have to sort
@@ -36,6 +44,18 @@ _RUN: Final = """
 SELECT p.seq, e.source, e.user_key, e.type, e.payload, p.attempts, p.first_failed_at
 FROM pending AS p JOIN events AS e ON e.seq = p.seq
 WHERE p.destination = %s AND p.user_key = %s ORDER BY p.seq LIMIT %s
+"""
+
+_DUE_BATCHES: Final = """
+SELECT batch_id, min(expires_at) FROM batch_jobs
+WHERE destination = %s AND check_at <= %s AND part %% %s = %s
+GROUP BY batch_id ORDER BY min(check_at), batch_id LIMIT %s
+"""
+
+_BATCH_JOBS: Final = """
+SELECT b.seq, e.source, e.user_key, e.type, e.payload, b.attempts, b.first_failed_at
+FROM batch_jobs AS b JOIN events AS e ON e.seq = b.seq
+WHERE b.destination = %s AND b.batch_id = %s ORDER BY b.idx
 """
 
 _DEAD_LETTER: Final = """
@@ -149,6 +169,21 @@ async def due(
     return out
 
 
+async def batch_checks(
+    conn: Conn, destination: str, now: float, limit: int, partition: Partition
+) -> list[BatchCheck]:
+    k, n = partition
+    cur = await conn.execute(_DUE_BATCHES, (destination, now, n, k, limit))
+    out: list[BatchCheck] = []
+    for batch_id, expires_at in await cur.fetchall():
+        jobs = await conn.execute(_BATCH_JOBS, (destination, batch_id))
+        events = [
+            PendingEvent(LoggedEvent(*row[:5]), row[5], row[6]) for row in await jobs.fetchall()
+        ]
+        out.append(BatchCheck(batch_id, events, float(expires_at)))
+    return out
+
+
 async def blocked_users(conn: Conn, destination: str, partition: Partition) -> set[str]:
     k, n = partition
     cur = await conn.execute(
@@ -197,7 +232,7 @@ async def _count(conn: Conn, query: str, params: tuple[object, ...]) -> int:
 async def stats(conn: Conn, destination: str, sources: Collection[str]) -> DestinationStats:
     """Counters of every partition added up: users see destinations, never partitions."""
     totals = {"delivered": 0, "filtered": 0, "rejected": 0}
-    by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}}
+    by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}, "delivered": {}}
     cur = await conn.execute(
         "SELECT kind, reason, sum(n) FROM counters WHERE destination = %s GROUP BY kind, reason",
         (destination,),
@@ -229,6 +264,9 @@ async def stats(conn: Conn, destination: str, sources: Collection[str]) -> Desti
         " GROUP BY error ORDER BY 2 DESC",
         destination,
     )
+    sent = await _count(
+        conn, "SELECT count(DISTINCT seq) FROM batch_jobs WHERE destination = %s", (destination,)
+    )
     names = sorted(set(sources))
     backlog = 0
     for k, n in await partitions(conn, destination):
@@ -246,6 +284,8 @@ async def stats(conn: Conn, destination: str, sources: Collection[str]) -> Desti
         rejected_by_reason=by_reason["rejected"],
         retrying_by_error=retrying_by_error,
         dead_by_error=dead_by_error,
+        sent=sent,
+        unverified=by_reason["delivered"].get(UNVERIFIED, 0),
         **totals,
     )
 

@@ -23,7 +23,7 @@ from psycopg.rows import TupleRow
 
 Conn = AsyncConnection[TupleRow]
 
-VERSION: Final = 3
+VERSION: Final = 4
 
 MIGRATE_LOCK: Final = 7_370_001
 """Advisory lock held while migrating (keys are constants unlikely to clash with others')."""
@@ -191,12 +191,39 @@ CREATE TABLE workflow_steps (
 """
 
 
+_V4: Final = """
+-- Events of accepted batches whose per-job outcome is still to be checked, one row per job
+-- (idx is its position in the batch). Rows go when the check's outcome is recorded.
+CREATE TABLE batch_jobs (
+    destination text NOT NULL,
+    batch_id text NOT NULL,
+    idx integer NOT NULL,
+    seq bigint NOT NULL,
+    user_key text NOT NULL,
+    part smallint NOT NULL,
+    attempts integer NOT NULL,
+    first_failed_at double precision,
+    check_at double precision NOT NULL,
+    expires_at double precision NOT NULL,
+    PRIMARY KEY (destination, batch_id, idx)
+);
+CREATE INDEX batch_jobs_due ON batch_jobs (destination, check_at);
+-- So that pruning keeps the events a check may still retry.
+CREATE INDEX batch_jobs_seq ON batch_jobs (seq);
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
-MIGRATIONS: Final = {1: _statements(_V1), 2: _statements(_V2), 3: _statements(_V3)}
+MIGRATIONS: Final = {
+    1: _statements(_V1),
+    2: _statements(_V2),
+    3: _statements(_V3),
+    4: _statements(_V4),
+}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 

@@ -19,6 +19,7 @@ from csroute.events.model import NewEvent
 from csroute.store import runs
 from csroute.store.base import (
     WHOLE,
+    BatchCheck,
     DeadLetter,
     DestinationStats,
     Leases,
@@ -138,6 +139,11 @@ class PostgresStore(Store):
 
     async def record(self, round: Round) -> set[str]:
         return await self._write(lambda c: writes.record(c, round))
+
+    async def batch_checks(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[BatchCheck]:
+        return await self._read(lambda c: reads.batch_checks(c, destination, now, limit, partition))
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         if not users:

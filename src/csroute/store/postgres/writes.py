@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Collection
 from typing import Final
 
-from csroute.store.base import FORGOTTEN, Leases, Round, part_of
+from csroute.store.base import FORGOTTEN, UNVERIFIED, Leases, Round, part_of
 from csroute.store.postgres.schema import PRUNE_LOCK, Conn
 
 _UPSERT_RETRY: Final = """
@@ -65,12 +65,7 @@ async def record(conn: Conn, r: Round) -> set[str]:
             (d, n, k, r.cursor),
         )
         await _forget_old_splits(conn, d, n)
-    done = [
-        *r.delivered,
-        *(seq for seq, _ in r.filtered),
-        *(seq for seq, _ in r.rejected),
-        *(dead.seq for dead in r.dead),
-    ]
+    done = r.done
     touched: set[str] = set()
     async with conn.cursor() as cur:
         if done:
@@ -110,6 +105,7 @@ async def record(conn: Conn, r: Round) -> set[str]:
             " ON CONFLICT (destination, user_key) DO UPDATE SET traits = excluded.traits",
             [(d, user, traits) for user, traits in r.traits.items()],
         )
+    await _record_batches(conn, r)
     await _count(conn, r)
     touched.update(x.user_key for x in r.retry)
     touched.update(user for _, user in r.held)
@@ -126,10 +122,41 @@ async def _forget_old_splits(conn: Conn, destination: str, n: int) -> None:
     )
 
 
+async def _record_batches(conn: Conn, r: Round) -> None:
+    """Sent batches in, checked ones out, postponed ones moved; nothing to do in most rounds."""
+    if not (r.sent or r.checked or r.postponed):
+        return
+    d = r.destination
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO batch_jobs (destination, batch_id, idx, seq, user_key, part, attempts,"
+            " first_failed_at, check_at, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    *(d, b.batch_id, idx, j.seq, j.user_key, part_of(j.user_key), j.attempts),
+                    *(j.first_failed_at, b.check_at, b.expires_at),
+                )
+                for b in r.sent
+                for idx, j in enumerate(b.jobs)
+            ],
+        )
+        if r.checked:
+            await cur.execute(
+                "DELETE FROM batch_jobs WHERE destination = %s AND batch_id = ANY(%s)",
+                (d, r.checked),
+            )
+        await cur.executemany(
+            "UPDATE batch_jobs SET check_at = %s WHERE destination = %s AND batch_id = %s",
+            [(at, d, batch_id) for batch_id, at in r.postponed],
+        )
+
+
 async def _count(conn: Conn, r: Round) -> None:
     counts = Counter(("filtered", reason) for _, reason in r.filtered)
     counts.update(("rejected", reason) for _, reason in r.rejected)
-    counts["delivered", ""] = len(r.delivered)
+    counts["delivered", ""] = len(r.delivered) - r.unverified
+    counts["delivered", UNVERIFIED] = r.unverified
     rows = [
         (r.destination, kind, reason, r.partition[0], c) for (kind, reason), c in counts.items()
     ]
@@ -194,7 +221,8 @@ async def prune_chunk(conn: Conn, after: int, ceiling: int) -> tuple[int, int]:
     cur = await conn.execute(
         "DELETE FROM events WHERE seq > %s AND seq <= %s"
         " AND NOT EXISTS (SELECT 1 FROM dead_letters AS d WHERE d.seq = events.seq)"
-        " AND NOT EXISTS (SELECT 1 FROM pending AS p WHERE p.seq = events.seq)",
+        " AND NOT EXISTS (SELECT 1 FROM pending AS p WHERE p.seq = events.seq)"
+        " AND NOT EXISTS (SELECT 1 FROM batch_jobs AS b WHERE b.seq = events.seq)",
         (after, end),
     )
     return cur.rowcount, end

@@ -15,7 +15,14 @@ from typing import Final
 import msgspec
 
 from csroute.events.model import LoggedEvent
-from csroute.store.base import DeadLetter, DestinationStats, Page, PendingEvent
+from csroute.store.base import (
+    UNVERIFIED,
+    BatchCheck,
+    DeadLetter,
+    DestinationStats,
+    Page,
+    PendingEvent,
+)
 
 # One query per source walks the (source, seq) index in order and stops at the limit; a single
 # ``source IN (...)`` query would have to sort every match of the backlog to find the first few.
@@ -33,6 +40,17 @@ _RUN: Final = """
 SELECT p.seq, e.source, e.user_key, e.type, e.payload, p.attempts, p.first_failed_at
 FROM pending AS p JOIN events AS e ON e.seq = p.seq
 WHERE p.destination = ? AND p.user_key = ? ORDER BY p.seq LIMIT ?
+"""
+
+_DUE_BATCHES: Final = """
+SELECT batch_id, min(expires_at) FROM batch_jobs
+WHERE destination = ? AND check_at <= ? GROUP BY batch_id ORDER BY min(check_at), batch_id LIMIT ?
+"""
+
+_BATCH_JOBS: Final = """
+SELECT b.seq, e.source, e.user_key, e.type, e.payload, b.attempts, b.first_failed_at
+FROM batch_jobs AS b JOIN events AS e ON e.seq = b.seq
+WHERE b.destination = ? AND b.batch_id = ? ORDER BY b.idx
 """
 
 _DEAD_LETTER: Final = """
@@ -100,6 +118,22 @@ def due(conn: sqlite3.Connection, destination: str, now: float, limit: int) -> l
     return out
 
 
+def batch_checks(
+    conn: sqlite3.Connection, destination: str, now: float, limit: int
+) -> list[BatchCheck]:
+    return [
+        BatchCheck(
+            batch_id,
+            [
+                PendingEvent(LoggedEvent(*row[:5]), row[5], row[6])
+                for row in conn.execute(_BATCH_JOBS, (destination, batch_id))
+            ],
+            expires_at,
+        )
+        for batch_id, expires_at in conn.execute(_DUE_BATCHES, (destination, now, limit)).fetchall()
+    ]
+
+
 def blocked_users(conn: sqlite3.Connection, destination: str) -> set[str]:
     # Every user with pending rows has exactly one head, so the small heads index suffices.
     rows = conn.execute(
@@ -141,7 +175,7 @@ def dead_letter(conn: sqlite3.Connection, id: int) -> DeadLetter | None:
 
 def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) -> DestinationStats:
     totals = {"delivered": 0, "filtered": 0, "rejected": 0}
-    by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}}
+    by_reason: dict[str, dict[str, int]] = {"filtered": {}, "rejected": {}, "delivered": {}}
     for kind, reason, n in conn.execute(
         "SELECT kind, reason, n FROM counters WHERE destination = ?", (destination,)
     ):
@@ -173,6 +207,9 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
             (destination,),
         ).fetchall()
     )
+    (sent,) = conn.execute(
+        "SELECT count(DISTINCT seq) FROM batch_jobs WHERE destination = ?", (destination,)
+    ).fetchone()
     after = cursor(conn, destination)
     backlog = sum(
         conn.execute(
@@ -189,6 +226,8 @@ def stats(conn: sqlite3.Connection, destination: str, sources: Collection[str]) 
         rejected_by_reason=by_reason["rejected"],
         retrying_by_error=retrying_by_error,
         dead_by_error=dead_by_error,
+        sent=sent,
+        unverified=by_reason["delivered"].get(UNVERIFIED, 0),
         **totals,
     )
 

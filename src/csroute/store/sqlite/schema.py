@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
-VERSION: Final = 4
+VERSION: Final = 5
 
 _SCRIPT: Final = """
 CREATE TABLE events (
@@ -155,6 +155,27 @@ CREATE TABLE workflow_steps (
 """
 
 
+_V5: Final = """
+-- Events of accepted batches whose per-job outcome is still to be checked, one row per job
+-- (idx is its position in the batch). Rows go when the check's outcome is recorded.
+CREATE TABLE batch_jobs (
+    destination TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    user_key TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_failed_at REAL,
+    check_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (destination, batch_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX batch_jobs_due ON batch_jobs (destination, check_at);
+-- So that pruning keeps the events a check may still retry.
+CREATE INDEX batch_jobs_seq ON batch_jobs (seq);
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
@@ -165,6 +186,7 @@ MIGRATIONS: Final = {
     2: _statements(_V2),
     3: _statements(_V3),
     4: _statements(_V4),
+    5: _statements(_V5),
 }
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 

@@ -20,6 +20,7 @@ from csroute.events.model import NewEvent
 from csroute.store import runs
 from csroute.store.base import (
     WHOLE,
+    BatchCheck,
     DeadLetter,
     DestinationStats,
     Page,
@@ -99,6 +100,12 @@ class SQLiteStore(Store):
     async def record(self, round: Round) -> set[str]:
         _whole(round.partition)
         return await self._writer.run(writes.record, round)
+
+    async def batch_checks(
+        self, destination: str, now: float, limit: int, partition: Partition = WHOLE
+    ) -> list[BatchCheck]:
+        _whole(partition)
+        return await self._readers.run(lambda c: reads.batch_checks(c, destination, now, limit))
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         return await self._readers.run(lambda c: reads.traits(c, destination, users))

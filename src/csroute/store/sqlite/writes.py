@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from csroute.store.base import FORGOTTEN, Round
+from csroute.store.base import FORGOTTEN, UNVERIFIED, Round
 
 _UPSERT_RETRY: Final = """
 INSERT INTO pending (destination, seq, user_key, attempts, next_at, first_failed_at, error)
@@ -42,12 +42,7 @@ def record(conn: sqlite3.Connection, r: Round) -> set[str]:
             " ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq",
             (d, r.cursor),
         )
-    done = [
-        *r.delivered,
-        *(seq for seq, _ in r.filtered),
-        *(seq for seq, _ in r.rejected),
-        *(dead.seq for dead in r.dead),
-    ]
+    done = r.done
     touched: set[str] = set()
     if done:
         touched.update(
@@ -82,16 +77,45 @@ def record(conn: sqlite3.Connection, r: Round) -> set[str]:
         " ON CONFLICT (destination, user_key) DO UPDATE SET traits = excluded.traits",
         [(d, user, traits) for user, traits in r.traits.items()],
     )
+    _record_batches(conn, r)
     _count(conn, r)
     touched.update(x.user_key for x in r.retry)
     touched.update(user for _, user in r.held)
     return restore_heads(conn, d, touched, r.now)
 
 
+def _record_batches(conn: sqlite3.Connection, r: Round) -> None:
+    """Sent batches in, checked ones out, postponed ones moved; nothing to do in most rounds."""
+    if not (r.sent or r.checked or r.postponed):
+        return
+    d = r.destination
+    conn.executemany(
+        "INSERT INTO batch_jobs (destination, batch_id, idx, seq, user_key, attempts,"
+        " first_failed_at, check_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                *(d, b.batch_id, idx, j.seq, j.user_key, j.attempts, j.first_failed_at),
+                *(b.check_at, b.expires_at),
+            )
+            for b in r.sent
+            for idx, j in enumerate(b.jobs)
+        ],
+    )
+    conn.executemany(
+        "DELETE FROM batch_jobs WHERE destination = ? AND batch_id = ?",
+        [(d, batch_id) for batch_id in r.checked],
+    )
+    conn.executemany(
+        "UPDATE batch_jobs SET check_at = ? WHERE destination = ? AND batch_id = ?",
+        [(at, d, batch_id) for batch_id, at in r.postponed],
+    )
+
+
 def _count(conn: sqlite3.Connection, r: Round) -> None:
     counts = Counter(("filtered", reason) for _, reason in r.filtered)
     counts.update(("rejected", reason) for _, reason in r.rejected)
-    counts["delivered", ""] = len(r.delivered)
+    counts["delivered", ""] = len(r.delivered) - r.unverified
+    counts["delivered", UNVERIFIED] = r.unverified
     conn.executemany(
         "INSERT INTO counters (destination, kind, reason, n) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (destination, kind, reason) DO UPDATE SET n = n + excluded.n",
@@ -168,7 +192,8 @@ def prune_chunk(conn: sqlite3.Connection, after: int, ceiling: int) -> tuple[int
     deleted = conn.execute(
         "DELETE FROM events WHERE seq > ? AND seq <= ?"
         " AND NOT EXISTS (SELECT 1 FROM dead_letters AS d WHERE d.seq = events.seq)"
-        " AND NOT EXISTS (SELECT 1 FROM pending AS p WHERE p.seq = events.seq)",
+        " AND NOT EXISTS (SELECT 1 FROM pending AS p WHERE p.seq = events.seq)"
+        " AND NOT EXISTS (SELECT 1 FROM batch_jobs AS b WHERE b.seq = events.seq)",
         (after, end),
     ).rowcount
     return deleted, end
