@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from csroute.store.postgres.schema import VERSION
 from support.postgres import fresh_database
 from support.process import CSROUTE
 
@@ -32,15 +33,13 @@ def test_concurrent_migrations_create_the_schema_once(tmp_path: Path) -> None:
     assert [run.returncode for run in runs] == [0, 0, 0], outputs
     said = sorted(out.split(": ", 1)[1].strip() for out, _ in outputs)
     assert said == [
-        "schema is up to date (version 2)",
-        "schema is up to date (version 2)",
-        "schema migrated from version 0 to 2",
+        f"schema is up to date (version {VERSION})",
+        f"schema is up to date (version {VERSION})",
+        f"schema migrated from version 0 to {VERSION}",
     ]
     with psycopg.connect(url) as conn:
-        assert conn.execute("SELECT version FROM csroute_schema ORDER BY version").fetchall() == [
-            (1,),
-            (2,),
-        ]
+        rows = conn.execute("SELECT version FROM csroute_schema ORDER BY version").fetchall()
+    assert rows == [(v,) for v in range(1, VERSION + 1)]
 
 
 def test_the_password_is_never_printed(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ async def test_workers_lease_fair_shares_and_take_over_expired_leases(
     assert (b.held, b.workers) == ([], 2)
     a = await pg_store.lease("d", 8, "a", NOW + 2, ttl_s=10)
     assert a.workers == 2
-    await pg_store.release("d", 8, "a", a.held[4:])
+    await pg_store.release("d", 8, "a", {k: a.tokens[k] for k in a.held[4:]})
     b = await pg_store.lease("d", 8, "b", NOW + 3, ttl_s=10)
     assert b.held == [4, 5, 6, 7]
 

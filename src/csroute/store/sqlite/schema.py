@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
-VERSION: Final = 3
+VERSION: Final = 4
 
 _SCRIPT: Final = """
 CREATE TABLE events (
@@ -120,12 +120,31 @@ CREATE INDEX trigger_handed_on_at ON trigger_handed_on (at);
 """
 
 
+_V4: Final = """
+-- Who works each destination, and its fencing token: raised each time another worker takes the
+-- destination over, so the writes of the one before are refused (see ``writes.lease``).
+CREATE TABLE leases (
+    destination TEXT NOT NULL,
+    part_n INTEGER NOT NULL,
+    part_k INTEGER NOT NULL,
+    owner TEXT,
+    token INTEGER NOT NULL,
+    PRIMARY KEY (destination, part_n, part_k)
+) WITHOUT ROWID;
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
 
 
-MIGRATIONS: Final = {1: _statements(_SCRIPT), 2: _statements(_V2), 3: _statements(_V3)}
+MIGRATIONS: Final = {
+    1: _statements(_SCRIPT),
+    2: _statements(_V2),
+    3: _statements(_V3),
+    4: _statements(_V4),
+}
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 
 
