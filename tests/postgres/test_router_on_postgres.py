@@ -1,5 +1,5 @@
 """The router's delivery guarantees (order, retries, holding back, dead letters, replays,
-filters, isolation, forgetting) proven again with the PostgreSQL store.
+filters, isolation, forgetting, fencing) proven again with the PostgreSQL store.
 
 The tests are the router suite's own, collected here once more; this folder's ``conftest``
 hands them a PostgreSQL store where they ask for ``sqlite_store``.
@@ -15,11 +15,13 @@ from router.test_delivery import (
     test_flaky_receiver_loses_nothing_and_keeps_order,
     test_retries_give_up_after_attempts_and_age,
 )
+from router.test_fencing import test_a_worker_whose_lease_was_taken_over_stops_without_recording
 
 __all__ = [
     "test_a_down_destination_does_not_slow_another",
     "test_a_failing_user_holds_back_only_their_own_events",
     "test_a_forgotten_users_logged_events_are_not_delivered",
+    "test_a_worker_whose_lease_was_taken_over_stops_without_recording",
     "test_client_errors_are_dead_lettered_at_once_with_evidence_and_can_be_replayed",
     "test_delivers_every_event_in_order_per_user",
     "test_filters_count_what_they_drop_with_the_reason",

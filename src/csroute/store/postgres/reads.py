@@ -46,7 +46,8 @@ _PART_RANGE: Final = (
 
 
 def _partition_page(ranges: int) -> bytes:
-    return (" UNION ALL ".join([_PART_RANGE] * ranges) + " ORDER BY seq LIMIT %s").encode()
+    union = " UNION ALL ".join([_PART_RANGE] * ranges)
+    return f"SELECT * FROM ({union}) AS page ORDER BY seq LIMIT %s".encode()
 
 
 _DUE_HEADS: Final = """
