@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 import psycopg
 
+from postgres.test_many_processes import WRITE_KEY, wait_for
 from support.postgres import fresh_database
 from support.process import CsrouteProcess
 from support.receiver import Receiver
 from support.servers import ServerThread
 
-WRITE_KEY = "pg-write-key-0001"
 USERS = [f"u{i}" for i in range(5)]
 STOPPED_MESSAGES = ("partition taken over by another worker", "lost partition lease")
 
@@ -42,14 +42,6 @@ def config(url: str, receiver_url: str) -> dict[str, Any]:
         "connections": [{"source": "app", "destinations": ["hook"]}],
         "delivery": {"concurrency": 1, "backoff_base_s": 0.05, "backoff_max_s": 0.5},
     }
-
-
-def wait_for(check: Any, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
 
 
 def holder(url: str) -> str | None:

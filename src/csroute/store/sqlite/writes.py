@@ -246,12 +246,19 @@ def lease(conn: sqlite3.Connection, destination: str, n: int, owner: str) -> Lea
     """One worker process per file: the caller gets every partition at once (a worker
     restarted after a crash must not wait for its old leases), and when it was not their
     holder, their tokens go up, so a previous worker still running (stalled, or started by
-    mistake) has its next write refused."""
+    mistake) has its next write refused. A renewal writes nothing: on a full disk it still
+    succeeds, and the worker keeps what it could not record yet."""
+    owners = dict(
+        conn.execute(
+            "SELECT part_k, owner FROM leases WHERE destination = ? AND part_n = ?",
+            (destination, n),
+        ).fetchall()
+    )
     conn.executemany(
         "INSERT INTO leases (destination, part_n, part_k, owner, token) VALUES (?, ?, ?, ?, 1)"
         " ON CONFLICT (destination, part_n, part_k) DO UPDATE SET owner = excluded.owner,"
-        " token = token + (owner IS NOT excluded.owner)",
-        [(destination, n, k, owner) for k in range(n)],
+        " token = token + 1",
+        [(destination, n, k, owner) for k in range(n) if owners.get(k) != owner],
     )
     tokens = dict(
         conn.execute(
