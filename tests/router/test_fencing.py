@@ -13,12 +13,14 @@ from csroute.router.lease import Lease
 from csroute.router.ratelimit import Limiters
 from csroute.router.router import Router
 from csroute.store.base import WHOLE, Store
-from router.test_delivery import webhook
+from csroute.store.sqlite import SQLiteStore
+from router.test_delivery import _delivered, assert_in_order, webhook
 from support.pipeline import append, event, make_config, wait_until
 from support.receiver import Receiver
 from support.servers import ServerThread
 
 TTL = 60.0
+STOPPED = ("partition taken over by another worker", "lost partition lease")
 
 
 async def test_a_worker_whose_lease_was_taken_over_stops_without_recording(
@@ -57,3 +59,37 @@ async def test_a_worker_whose_lease_was_taken_over_stops_without_recording(
     assert (stats.delivered, stats.retrying, stats.held, stats.dead) == (0, 0, 0, 0)
     page = await store.read_new("hook", ["web"], 100)
     assert len(page.events) == 10
+
+
+async def test_a_share_whose_lease_changed_hands_goes_on_under_a_new_token(
+    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite hands the destination to the newest worker at once. When another worker took it
+    and it came back, the worker started under the old token is replaced by one under the new
+    token, which delivers what follows, once."""
+    store = sqlite_store
+    receiver = Receiver()
+    with ServerThread(receiver) as server:
+        config = make_config([webhook(server.url)])
+        await append(store, [event("u", n) for n in range(5)])
+        router = Router(config, store, Limiters())
+        share = router.shares["hook"]
+        with caplog.at_level(logging.WARNING, logger="csroute.router"):
+            router.start()
+            try:
+                await wait_until(lambda: _delivered(store, 5))
+                (first,) = share.running.values()
+                theirs = await store.lease("hook", 1, "another worker", time.time(), TTL)
+                assert theirs.tokens[0] == first.lease.token + 1
+                await wait_until(
+                    lambda: (
+                        [r.lease.token for r in share.running.values()] == [first.lease.token + 2]
+                    )
+                )
+                await append(store, [event("u", n) for n in range(5, 10)])
+                await wait_until(lambda: _delivered(store, 10))
+            finally:
+                await router.stop()
+    assert_in_order(receiver, {"u": 10})
+    stopped = [m for r in caplog.records for m in STOPPED if m in r.getMessage()]
+    assert len(stopped) == 1

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from csroute.router.lease import SAFE_SHARE, Lease
@@ -83,8 +83,10 @@ class Share:
             for running in self.running.values():
                 running.task.cancel()
             raise
-        held = self._tokens(self.running)
-        await self._stop(list(held))
+        last = dict(self.running)
+        await self._stop(list(last))
+        # A worker that found its lease taken over holds nothing to hand back.
+        held = {k: r.lease.token for k, r in last.items() if not r.worker.fenced}
         if held:
             with contextlib.suppress(Exception):
                 await self.store.release(self.name, self.partitions, self.owner, held)
@@ -132,10 +134,6 @@ class Share:
     def wake(self) -> None:
         for running in self.running.values():
             running.worker.wake.set()
-
-    def _tokens(self, ks: Iterable[int]) -> dict[int, int]:
-        """The fencing tokens of these partitions' leases, as their workers hold them."""
-        return {k: self.running[k].lease.token for k in ks if k in self.running}
 
     def _start(self, k: int, lease: Lease) -> None:
         worker = self.make_worker((k, self.partitions), lease)
