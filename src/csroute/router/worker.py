@@ -373,8 +373,9 @@ class DestinationWorker:
     def _drop(self, refusal: Fenced) -> None:
         """The lease was taken over: forget everything about the partition, at once.
 
-        Deliveries under way end with the loop (``run`` cancels them); nothing is sent after
-        this, and nothing retried: the new holder starts from what the store has.
+        Deliveries under way are cancelled (a request already out is the one duplicate a
+        takeover may cost); nothing is sent after this, and nothing retried: the new holder
+        starts from what the store has.
         """
         unrecorded = len(self.items) + sum(len(decided(c.round)) for c in self.unrecorded)
         log.warning(

@@ -283,7 +283,9 @@ class Store(ABC):
         refuse (``Fenced``) what the old holder sends with the old token, atomically with the
         takeover, so a stalled worker that wakes up cannot record what the new holder redoes.
         A worker holding more than its fair share should finish those partitions' rounds and
-        ``release`` them so that newcomers get work.
+        ``release`` them so that newcomers get work. A store that serves one worker process
+        (SQLite) hands the caller every partition at once, raising the tokens when it was not
+        their holder.
         """
 
     @abstractmethod

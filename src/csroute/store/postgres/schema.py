@@ -157,15 +157,17 @@ CREATE INDEX trigger_handed_on_at ON trigger_handed_on (at);
 """
 
 
-_V3: Final = """
+PART_INDEX: Final = "CREATE INDEX events_source_part ON events (source, part, seq)"
+"""A partition's page reads its parts' ranges only (``events_source`` would read every
+partition's events and keep one in n). Migration 3 builds it in its transaction: appends wait
+for it (docs/operations.md says how long)."""
+
+_V3: Final = f"""
 -- Fencing: each takeover of a partition raises its token, and a worker's writes carry the
 -- token of its lease, so those of a worker whose lease was taken over are refused.
 ALTER TABLE leases ADD COLUMN token bigint NOT NULL DEFAULT 0;
 
--- A partition's page walks its parts' ranges only (``events_source`` would read every
--- partition's events and keep one in n). Built in the migration's transaction: appends wait
--- for it, a few seconds per million events logged.
-CREATE INDEX events_source_part ON events (source, part, seq);
+{PART_INDEX};
 """
 
 
