@@ -162,4 +162,7 @@ class Share:
         for k in ks:
             running = self.running.pop(k)
             running.task.cancel()
-            log.warning("lost partition lease", extra={"destination": self.name, "partition": k})
+            if not running.worker.fenced:  # a fenced worker said so itself
+                log.warning(
+                    "lost partition lease", extra={"destination": self.name, "partition": k}
+                )

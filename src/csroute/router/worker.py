@@ -378,15 +378,17 @@ class DestinationWorker:
         starts from what the store has.
         """
         unrecorded = len(self.items) + sum(len(decided(c.round)) for c in self.unrecorded)
-        log.warning(
-            "partition taken over by another worker; stopping it without recording",
-            extra={
-                "destination": self.name,
-                "partition": self.partition[0],
-                "reason": str(refusal),
-                "events": unrecorded,
-            },
-        )
+        task = asyncio.current_task()
+        if task is None or not task.cancelling():  # else the share said so, and cancels it
+            log.warning(
+                "partition taken over by another worker; stopping it without recording",
+                extra={
+                    "destination": self.name,
+                    "partition": self.partition[0],
+                    "reason": str(refusal),
+                    "events": unrecorded,
+                },
+            )
         self.fenced = True
         self.items.clear()
         self.unrecorded.clear()
