@@ -21,3 +21,10 @@ async def pg_store() -> AsyncIterator[PostgresStore]:
 async def sqlite_store(pg_store: PostgresStore) -> PostgresStore:
     """The router's delivery tests take a store by this name; here they get PostgreSQL."""
     return pg_store
+
+
+@pytest.fixture
+async def store(pg_store: PostgresStore) -> PostgresStore:
+    """The router's tests that run on the in-memory store take it by this name; here they get
+    PostgreSQL."""
+    return pg_store

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from csroute.events.model import NewEvent
 from csroute.store.base import Retry, Round, SentBatch, SentJob, in_partition
 from csroute.store.postgres import PostgresStore
@@ -12,9 +14,9 @@ NOW = 1_700_000_000.0
 USERS = [f"user-{i}" for i in range(40)]
 
 
-def new(user: str, n: int) -> NewEvent:
+def new(user: str, n: int, source: str = "web") -> NewEvent:
     payload = json.dumps({"type": "track", "userId": user, "n": n}).encode()
-    return NewEvent(source="web", user_key=user, type="track", payload=payload)
+    return NewEvent(source=source, user_key=user, type="track", payload=payload)
 
 
 async def test_partitions_split_users_and_move_independently(pg_store: PostgresStore) -> None:
@@ -36,6 +38,28 @@ async def test_partitions_split_users_and_move_independently(pg_store: PostgresS
     assert stats.backlog == len(everything) - len(pages[0].events)
     # Pruning waits for the slowest partition.
     assert await pg_store.prune(["d"]) == 0
+
+
+@pytest.mark.parametrize("n", [2, 8, 64])
+async def test_a_partitions_page_merges_its_parts_and_sources_in_seq_order(
+    pg_store: PostgresStore, n: int
+) -> None:
+    """A page reads each part of the partition, for each source, and merges them: whatever the
+    split (one part per partition at 64, 32 parts at 2), it is the partition's events in seq
+    order, and a page cut short by ``limit`` ends at its last event."""
+    await pg_store.append([new(u, i, source) for i in range(3) for u in USERS for source in "xy"])
+    everything = (await pg_store.read_new("probe", {"x", "y", "z"}, 10_000)).events
+    for k in {0, 1, n - 1}:
+        mine = [e for e in everything if in_partition(e.user_key, (k, n))]
+        page = await pg_store.read_new("d", {"x", "y", "z"}, 10_000, (k, n))
+        assert page.events == mine
+        assert page.cursor == everything[-1].seq
+        only_x = [e for e in mine if e.source == "x"]
+        if len(only_x) > 1:
+            short = await pg_store.read_new("d", {"x"}, len(only_x) - 1, (k, n))
+            assert short.events == only_x[:-1]
+            assert short.cursor == only_x[-2].seq
+    assert (await pg_store.read_new("d", set(), 10, (0, n))).events == []
 
 
 async def test_pending_events_are_seen_by_their_partition_only(pg_store: PostgresStore) -> None:
@@ -104,7 +128,7 @@ async def test_workers_lease_fair_shares_and_take_over_expired_leases(
     assert (b.held, b.workers) == ([], 2)
     a = await pg_store.lease("d", 8, "a", NOW + 2, ttl_s=10)
     assert a.workers == 2
-    await pg_store.release("d", 8, "a", a.held[4:])
+    await pg_store.release("d", 8, "a", {k: a.tokens[k] for k in a.held[4:]})
     b = await pg_store.lease("d", 8, "b", NOW + 3, ttl_s=10)
     assert b.held == [4, 5, 6, 7]
 

@@ -24,6 +24,7 @@ from csroute.config import Config, DestinationConfig
 from csroute.destinations.registry import DESTINATION_TYPES, parse_settings
 from csroute.router import metrics
 from csroute.router.filters import EventFilter
+from csroute.router.lease import Lease
 from csroute.router.ratelimit import LIMITERS, Limiters
 from csroute.router.share import Share
 from csroute.router.worker import DestinationWorker
@@ -68,7 +69,9 @@ class Router:
             raise ValueError(f"destination {destination.name!r}: {'; '.join(problems)}")
         return settings
 
-    def _worker(self, destination: DestinationConfig, partition: Partition) -> DestinationWorker:
+    def _worker(
+        self, destination: DestinationConfig, partition: Partition, lease: Lease
+    ) -> DestinationWorker:
         dtype = DESTINATION_TYPES[destination.type]
         settings = self._settings(destination)
         return DestinationWorker(
@@ -81,6 +84,7 @@ class Router:
             store=self.store,
             limiters=self.limiters,
             partition=partition,
+            lease=lease,
             capture=self.capture,
         )
 

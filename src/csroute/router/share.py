@@ -7,8 +7,9 @@ per-user order holds across processes. Every ``BALANCE_S`` the share renews its 
 free or expired ones (a dead worker's) up to its fair share, and hands back partitions beyond
 it, once their rounds are finished, so that a worker that joins gets work within about a second
 (balancing runs at least once a second, however long the ttl). A partition whose
-lease was lost (renewals failed for a whole ``ttl``) is dropped at once: another worker owns
-it by then.
+lease was lost (renewals failed for most of a ``ttl``, or another worker took it over) is
+dropped at once: another worker owns it by then. Each partition's worker gets the partition's
+``Lease``: the fencing token its writes carry, renewed here (see ``lease``).
 
 With one worker process (SQLite, or one PostgreSQL worker) the share holds every partition.
 """
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from csroute.router.lease import SAFE_SHARE, Lease
 from csroute.router.worker import DestinationWorker
 from csroute.store.base import Partition, Store
 
@@ -36,6 +38,7 @@ worker that joins, or a partition handed back, gets to work. One small transacti
 @dataclass(slots=True)
 class _Running:
     worker: DestinationWorker
+    lease: Lease
     stopping: asyncio.Event
     task: asyncio.Task[None]
 
@@ -50,7 +53,7 @@ class Share:
         partitions: int,
         owner: str,
         ttl_s: float,
-        make_worker: Callable[[Partition], DestinationWorker],
+        make_worker: Callable[[Partition, Lease], DestinationWorker],
     ) -> None:
         self.name = name
         self.store = store
@@ -80,36 +83,30 @@ class Share:
             for running in self.running.values():
                 running.task.cancel()
             raise
-        held = sorted(self.running)
-        await self._stop(held)
+        last = dict(self.running)
+        await self._stop(list(last))
+        # A worker that found its lease taken over holds nothing to hand back.
+        held = {k: r.lease.token for k, r in last.items() if not r.worker.fenced}
         if held:
             with contextlib.suppress(Exception):
                 await self.store.release(self.name, self.partitions, self.owner, held)
 
     async def balance(self) -> None:
         """Renew, take over and hand back leases; start and stop workers to match."""
-        now = time.time()
+        now, began = time.time(), time.monotonic()
         try:
             leases = await self.store.lease(self.name, self.partitions, self.owner, now, self.ttl_s)
         except Exception:
             log.exception("renewing partition leases failed", extra={"destination": self.name})
-            if now - self._renewed_at > self.ttl_s * 0.8:
+            if now - self._renewed_at > self.ttl_s * SAFE_SHARE:
                 # Others may take our partitions over any moment now: stop before they do.
                 self._cancel(sorted(self.running))
             return
         self._renewed_at = now
-        held = set(leases.held)
-        self._cancel([k for k in self.running if k not in held])
-        excess = sorted(held)[math.ceil(self.partitions / leases.workers) :]
-        if excess:
-            await self._stop(excess)
-            await self.store.release(self.name, self.partitions, self.owner, excess)
-            held.difference_update(excess)
-            log.info(
-                "handed partitions over", extra={"destination": self.name, "partitions": excess}
-            )
+        held, tokens = set(leases.held), leases.tokens
         for k in [k for k, r in self.running.items() if r.task.done()]:
-            # A worker ends only when told to, unless it failed to start (store unreachable).
+            # A worker ends only when told to, unless it failed to start (store unreachable)
+            # or found its lease taken over (it said so).
             failed = self.running.pop(k).task
             if not failed.cancelled() and failed.exception() is not None:
                 log.error(
@@ -117,18 +114,32 @@ class Share:
                     exc_info=failed.exception(),
                     extra={"destination": self.name, "partition": k},
                 )
+        # Drop partitions no longer held, and those whose token moved on: their lease changed
+        # hands since their worker started (taken over, then back), so its memory is stale.
+        self._cancel([k for k, r in self.running.items() if tokens.get(k) != r.lease.token])
+        for running in self.running.values():
+            running.lease.renew(began)
+        excess = sorted(held)[math.ceil(self.partitions / leases.workers) :]
+        if excess:
+            await self._stop(excess)
+            handed = {k: tokens[k] for k in excess}
+            await self.store.release(self.name, self.partitions, self.owner, handed)
+            held.difference_update(excess)
+            log.info(
+                "handed partitions over", extra={"destination": self.name, "partitions": excess}
+            )
         for k in sorted(held - self.running.keys()):
-            self._start(k)
+            self._start(k, Lease(tokens[k], self.ttl_s, began))
 
     def wake(self) -> None:
         for running in self.running.values():
             running.worker.wake.set()
 
-    def _start(self, k: int) -> None:
-        worker = self.make_worker((k, self.partitions))
+    def _start(self, k: int, lease: Lease) -> None:
+        worker = self.make_worker((k, self.partitions), lease)
         stopping = asyncio.Event()
         task = asyncio.create_task(worker.run(stopping), name=f"{self.name}#{k}")
-        self.running[k] = _Running(worker, stopping, task)
+        self.running[k] = _Running(worker, lease, stopping, task)
         if self.partitions > 1:
             log.info("delivering partition", extra={"destination": self.name, "partition": k})
 
@@ -151,4 +162,7 @@ class Share:
         for k in ks:
             running = self.running.pop(k)
             running.task.cancel()
-            log.warning("lost partition lease", extra={"destination": self.name, "partition": k})
+            if not running.worker.fenced:  # a fenced worker said so itself
+                log.warning(
+                    "lost partition lease", extra={"destination": self.name, "partition": k}
+                )

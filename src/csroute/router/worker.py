@@ -31,7 +31,11 @@ delivered, retried or dead-lettered with the destination's reason. Events of a b
 not checked, or whose outcome cannot be had in time, are counted delivered, unverified.
 
 With several worker processes, each delivers the partitions it leases (see ``share``); a
-worker then sees only its partition's users, so nothing here changes.
+worker then sees only its partition's users, so nothing here changes, except fencing: every
+round carries the lease's token, and a worker sends only while its lease is surely its own
+(see ``lease``). A round the store refuses because another worker took the lease over
+(``Fenced``) ends the worker: what it has in memory is the new holder's to redo, and trying
+again could only be refused again.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from csroute.events.model import LoggedEvent
 from csroute.router import metrics
 from csroute.router.checks import CheckBudget
 from csroute.router.filters import EventFilter
+from csroute.router.lease import Lease
 from csroute.router.plan import Unit, plan
 from csroute.router.ratelimit import Limiter, Limiters
 from csroute.router.redact import redact, secrets_of
@@ -77,6 +82,7 @@ from csroute.store.base import (
     WHOLE,
     BatchCheck,
     DeadLetter,
+    Fenced,
     Partition,
     PendingEvent,
     Retry,
@@ -185,10 +191,12 @@ class DestinationWorker:
         store: Store,
         limiters: Limiters,
         partition: Partition = WHOLE,
+        lease: Lease | None = None,
         capture: Capture | None = None,
     ) -> None:
         self.name = name
         self.partition = partition
+        self.lease = lease  # None: the only worker of a store used without leases (tests)
         self.dtype = dtype
         self.settings = settings
         self.policy = policy
@@ -236,9 +244,11 @@ class DestinationWorker:
         self.checking: set[str] = set()  # under way, or decided and not yet committed
         self.rechecks: set[str] = set()  # checked once already by this worker
         self._checks_read_at = 0.0
+        self.fenced = False  # another worker took the lease over: this worker is done
 
     def _new_round(self) -> Round:
-        return Round(self.name, 0.0, partition=self.partition)
+        token = self.lease.token if self.lease is not None else None
+        return Round(self.name, 0.0, partition=self.partition, token=token)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -271,7 +281,7 @@ class DestinationWorker:
             except Exception:
                 log.exception("delivery loop failed", extra={"destination": self.name})
                 await asyncio.sleep(1.0)
-            if finished and not self.unrecorded:
+            if self.fenced or (finished and not self.unrecorded):
                 return
             if not self.recording.is_set():
                 if stop:
@@ -386,6 +396,9 @@ class DestinationWorker:
             closed = self.unrecorded[0]
             try:
                 still_blocked = await self.store.record(closed.round)
+            except Fenced as e:
+                self._drop(e)
+                return
             except Exception:
                 if self.recording.is_set():
                     log.exception(
@@ -404,6 +417,32 @@ class DestinationWorker:
             self._count(closed.round)
         failing = self.failed_now.union(*(c.failed for c in self.unrecorded))
         self.failed = {u for u in self.failed if u in failing or self.busy[u]}
+
+    def _drop(self, refusal: Fenced) -> None:
+        """The lease was taken over: forget everything about the partition, at once.
+
+        Deliveries under way are cancelled (a request already out is the one duplicate a
+        takeover may cost); nothing is sent after this, and nothing retried: the new holder
+        starts from what the store has.
+        """
+        unrecorded = len(self.items) + sum(len(decided(c.round)) for c in self.unrecorded)
+        task = asyncio.current_task()
+        if task is None or not task.cancelling():  # else the share said so, and cancels it
+            log.warning(
+                "partition taken over by another worker; stopping it without recording",
+                extra={
+                    "destination": self.name,
+                    "partition": self.partition[0],
+                    "reason": str(refusal),
+                    "events": unrecorded,
+                },
+            )
+        self.fenced = True
+        self.items.clear()
+        self.unrecorded.clear()
+        self.outcome = self._new_round()
+        for task in self.tasks:
+            task.cancel()
 
     def _close(self) -> Closed | None:
         """Take the open round's outcomes out, with the cursor as far as they allow."""
@@ -646,6 +685,8 @@ class DestinationWorker:
     ) -> Attempt:
         if self.limiter is not None:
             await self.limiter.acquire()
+        if self.lease is not None:
+            await self.lease.held()
         started = time.monotonic()
         for item in items:
             if item.sent_at is None:

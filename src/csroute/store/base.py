@@ -70,6 +70,19 @@ def in_partition(user_key: str, partition: Partition) -> bool:
     return part_of(user_key) % n == k
 
 
+class Fenced(Exception):
+    """A partition's write carried a lease token that is no longer the partition's: another
+    worker took the lease over and delivers the partition now. The store refused the whole
+    write; the worker that made it must stop working the partition and not try again."""
+
+    @classmethod
+    def taken_over(cls, destination: str, n: int, parts: Collection[int]) -> Fenced:
+        return cls(
+            f"destination {destination!r}, partitions {sorted(parts)} of {n}:"
+            " another worker took the lease over"
+        )
+
+
 class StoreUnavailable(Exception):
     """The store could not durably commit (disk full, I/O error, database down).
 
@@ -185,6 +198,10 @@ class Round:
     dead: list[DeadLetter] = field(default_factory=list)
     traits: dict[str, bytes] = field(default_factory=dict)  # user_key -> JSON object
     partition: Partition = WHOLE  # whose cursor ``cursor`` is
+    token: int | None = None
+    """The fencing token of the partition's lease this round was decided under (see
+    ``Store.lease``): the store refuses the round (``Fenced``) once the lease has a newer one.
+    None for a caller that holds no lease (tests, tools)."""
     sent: list[SentBatch] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)  # batch ids
     postponed: list[tuple[str, float]] = field(default_factory=list)  # (batch id, check_at)
@@ -209,6 +226,9 @@ class Leases:
 
     held: list[int]
     workers: int
+    tokens: dict[int, int] = field(default_factory=dict)
+    """The fencing token of each held partition: it grows each time the partition's lease
+    changes hands, and every write the holder makes for the partition carries it."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -361,6 +381,7 @@ class Store(ABC):
 
     # -- sharing a destination between worker processes ---------------------------------
 
+    @abstractmethod
     async def lease(
         self, destination: str, partitions: int, owner: str, now: float, ttl_s: float
     ) -> Leases:
@@ -368,17 +389,23 @@ class Store(ABC):
         leases it holds on the destination's ``partitions`` and take free or expired ones up to
         its fair share (``partitions`` divided by the live workers, rounded up).
 
-        A lease not renewed within ``ttl_s`` (its worker died) is taken over by another worker.
+        A lease not renewed within ``ttl_s`` (its worker died, or stalled) is taken over by
+        another worker, and its fencing token grows: from then on ``record`` and ``release``
+        refuse (``Fenced``) what the old holder sends with the old token, atomically with the
+        takeover, so a stalled worker that wakes up cannot record what the new holder redoes.
         A worker holding more than its fair share should finish those partitions' rounds and
-        ``release`` them so that newcomers get work. This default serves a store that only one
-        worker process may use (SQLite): it hands every partition to the caller.
+        ``release`` them so that newcomers get work. A store that serves one worker process
+        (SQLite) hands the caller every partition at once, raising the tokens when it was not
+        their holder.
         """
-        return Leases(list(range(partitions)), 1)
 
-    async def release(  # noqa: B027 - a store for one worker has no leases to give up
-        self, destination: str, partitions: int, owner: str, held: list[int]
+    @abstractmethod
+    async def release(
+        self, destination: str, partitions: int, owner: str, held: Mapping[int, int]
     ) -> None:
-        """Give up ``owner``'s leases on these partitions (its rounds on them are finished)."""
+        """Give up ``owner``'s leases on these partitions (its rounds on them are finished):
+        ``held`` maps each partition to its fencing token. A partition whose lease has a newer
+        token belongs to another worker: it is left to it, and ``Fenced`` raised."""
 
     # -- user deletion ------------------------------------------------------------------
 

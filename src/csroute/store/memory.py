@@ -17,7 +17,7 @@ import heapq
 import itertools
 import time
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from csroute.events.model import LoggedEvent, NewEvent
@@ -28,6 +28,8 @@ from csroute.store.base import (
     BatchCheck,
     DeadLetter,
     DestinationStats,
+    Fenced,
+    Leases,
     Page,
     Partition,
     PendingEvent,
@@ -76,6 +78,8 @@ class MemoryStore(Store):
         self._forgotten: dict[str, dict[str, int]] = {}
         self._trigger_cursors: dict[str, dict[str, TriggerCursor]] = {}
         self._handed_on: dict[tuple[str, str], float] = {}  # (trigger, key) -> when
+        # (destination, n, k) -> (owner, fencing token) of each partition's lease
+        self._leases: dict[tuple[str, int, int], tuple[str | None, int]] = {}
         self._sent: dict[str, dict[str, SentBatch]] = {}  # destination -> batch id -> batch
         self._runs: dict[int, _Run] = {}
         self._run_keys: dict[tuple[str, str], int] = {}  # (workflow, key) -> run id
@@ -150,6 +154,11 @@ class MemoryStore(Store):
             if not isinstance(traits, bytes):
                 raise TypeError(f"traits of {user!r} must be bytes, not {type(traits).__name__}")
         d = r.destination
+        if r.token is not None:
+            k, n = r.partition
+            held = self._leases.get((d, n, k))
+            if held is None or held[1] != r.token:
+                raise Fenced.taken_over(d, n, [k])
         pending = self._pending.setdefault(d, {})
         if r.cursor is not None:
             self._cursors[d] = r.cursor
@@ -222,6 +231,35 @@ class MemoryStore(Store):
             )
             for _, _, b in due
         ]
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def lease(
+        self, destination: str, partitions: int, owner: str, now: float, ttl_s: float
+    ) -> Leases:
+        """As on SQLite, one worker per store: the caller gets every partition at once, and
+        the tokens of those it did not hold go up, fencing out the worker before it."""
+        n = partitions
+        for k in range(n):
+            holder, token = self._leases.get((destination, n, k), (None, 0))
+            if holder != owner:
+                self._leases[destination, n, k] = (owner, token + 1)
+        tokens = {k: self._leases[destination, n, k][1] for k in range(n)}
+        return Leases(list(range(n)), 1, tokens)
+
+    async def release(
+        self, destination: str, partitions: int, owner: str, held: Mapping[int, int]
+    ) -> None:
+        n = partitions
+        mine = [
+            k
+            for k, token in held.items()
+            if self._leases.get((destination, n, k)) == (owner, token)
+        ]
+        for k in mine:
+            self._leases[destination, n, k] = (None, held[k])
+        if len(mine) != len(held):
+            raise Fenced.taken_over(destination, n, held)
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         found = ((user, self._traits.get((destination, user))) for user in users)

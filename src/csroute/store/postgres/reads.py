@@ -11,6 +11,7 @@ from typing import Final
 
 from csroute.events.model import LoggedEvent
 from csroute.store.base import (
+    PARTS,
     UNVERIFIED,
     BatchCheck,
     DeadLetter,
@@ -21,18 +22,35 @@ from csroute.store.base import (
 )
 from csroute.store.postgres.schema import Conn
 
-# One index range per source, merged: a single ``source = ANY(...)`` scan would have to sort
-# every match of the backlog to find the first few. ``part % n = k`` picks the partition.
+# The whole destination: one index range of ``events_source`` per source, merged (a single
+# ``source = ANY(...)`` scan would have to sort every match of the backlog to find the first
+# few).
 _PAGE: Final = """
 SELECT e.seq, e.source, e.user_key, e.type, e.payload
 FROM unnest(%(sources)s::text[]) AS s(source)
 CROSS JOIN LATERAL (
     SELECT seq, source, user_key, type, payload FROM events
-    WHERE events.source = s.source AND seq > %(after)s AND part %% %(n)s = %(k)s
+    WHERE events.source = s.source AND seq > %(after)s
     ORDER BY seq LIMIT %(limit)s
 ) AS e
 ORDER BY e.seq LIMIT %(limit)s
 """
+
+# One partition: one range of ``events_source_part`` per source and part of the partition,
+# merged in seq order. Each range has a ``LIMIT`` of its own: that is what makes the planner
+# choose a Merge Append, which reads each range only as far as the page needs (without it, it
+# reads and sorts every range of the backlog: 1 s instead of 7 ms for a page of 2,000 events in
+# a backlog of a million).
+_PART_RANGE: Final = (
+    "(SELECT seq, source, user_key, type, payload FROM events"
+    " WHERE source = %s AND part = %s AND seq > %s ORDER BY seq LIMIT %s)"
+)
+
+
+def _partition_page(ranges: int) -> bytes:
+    union = " UNION ALL ".join([_PART_RANGE] * ranges)
+    return f"SELECT * FROM ({union}) AS page ORDER BY seq LIMIT %s".encode()
+
 
 _DUE_HEADS: Final = """
 SELECT user_key FROM pending
@@ -140,10 +158,15 @@ async def read_new(
     if after is None:
         after = await cursor(conn, destination, partition)
     k, n = partition
-    cur = await conn.execute(
-        _PAGE,
-        {"sources": sorted(set(sources)), "after": after, "n": n, "k": k, "limit": limit},
-    )
+    names = sorted(set(sources))
+    if n == 1:
+        cur = await conn.execute(_PAGE, {"sources": names, "after": after, "limit": limit})
+    else:
+        ranges = [(s, part, after, limit) for s in names for part in range(k, PARTS, n)]
+        if not ranges:
+            return Page([], max(after, await end_of_log(conn)))
+        params = [value for r in ranges for value in r]
+        cur = await conn.execute(_partition_page(len(ranges)), [*params, limit])
     events = [LoggedEvent(*row) for row in await cur.fetchall()]
     if len(events) == limit:
         return Page(events, events[-1].seq)

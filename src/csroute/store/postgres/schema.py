@@ -7,7 +7,8 @@ database between many processes needs:
 * ``cursors`` per (destination, partition): each partition of a destination moves on its own;
 * ``counters.stream``: each partition counts in rows of its own, so that workers committing
   rounds of the same destination never wait on each other's counter row;
-* ``leases`` and ``workers``: which worker process delivers which partition, until when.
+* ``leases`` and ``workers``: which worker process delivers which partition, until when;
+  ``leases.token`` is the partition's fencing token, raised each time the lease changes hands.
 
 Migrations are numbered steps recorded in ``csroute_schema``; ``migrate`` applies the missing
 ones under an advisory lock, so any number of processes may start (or run ``csroute db
@@ -23,7 +24,7 @@ from psycopg.rows import TupleRow
 
 Conn = AsyncConnection[TupleRow]
 
-VERSION: Final = 4
+VERSION: Final = 5
 
 MIGRATE_LOCK: Final = 7_370_001
 """Advisory lock held while migrating (keys are constants unlikely to clash with others')."""
@@ -213,6 +214,20 @@ CREATE INDEX batch_jobs_seq ON batch_jobs (seq);
 """
 
 
+PART_INDEX: Final = "CREATE INDEX events_source_part ON events (source, part, seq)"
+"""A partition's page reads its parts' ranges only (``events_source`` would read every
+partition's events and keep one in n). Migration 5 builds it in its transaction: appends wait
+for it (docs/operations.md says how long)."""
+
+_V5: Final = f"""
+-- Fencing: each takeover of a partition raises its token, and a worker's writes carry the
+-- token of its lease, so those of a worker whose lease was taken over are refused.
+ALTER TABLE leases ADD COLUMN token bigint NOT NULL DEFAULT 0;
+
+{PART_INDEX};
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
@@ -223,6 +238,7 @@ MIGRATIONS: Final = {
     2: _statements(_V2),
     3: _statements(_V3),
     4: _statements(_V4),
+    5: _statements(_V5),
 }
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 

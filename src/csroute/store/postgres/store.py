@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Final, TypeVar
 
 import psycopg
@@ -157,7 +157,9 @@ class PostgresStore(Store):
             lambda c: writes.lease(c, destination, partitions, owner, now, ttl_s)
         )
 
-    async def release(self, destination: str, partitions: int, owner: str, held: list[int]) -> None:
+    async def release(
+        self, destination: str, partitions: int, owner: str, held: Mapping[int, int]
+    ) -> None:
         await self._write(lambda c: writes.release(c, destination, partitions, owner, held))
 
     async def forget(self, destination: str, user_key: str, now: float) -> int:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Final
 
-from csroute.store.base import FORGOTTEN, UNVERIFIED, Leases, Round, part_of
+from csroute.store.base import FORGOTTEN, UNVERIFIED, Fenced, Leases, Round, part_of
 from csroute.store.postgres.schema import PRUNE_LOCK, Conn
 
 _UPSERT_RETRY: Final = """
@@ -58,6 +58,8 @@ SELECT user_key FROM heads
 async def record(conn: Conn, r: Round) -> set[str]:
     d = r.destination
     k, n = r.partition
+    if r.token is not None:
+        await _fence(conn, d, n, k, r.token)
     if r.cursor is not None:
         await conn.execute(
             "INSERT INTO cursors (destination, part_n, part_k, seq) VALUES (%s, %s, %s, %s)"
@@ -110,6 +112,22 @@ async def record(conn: Conn, r: Round) -> set[str]:
     touched.update(x.user_key for x in r.retry)
     touched.update(user for _, user in r.held)
     return await restore_heads(conn, d, touched, r.now)
+
+
+async def _fence(conn: Conn, destination: str, n: int, k: int, token: int) -> None:
+    """Refuse the transaction unless the partition's lease still has ``token``.
+
+    ``FOR SHARE`` keeps the row until the commit: a takeover (an ``UPDATE``) either committed
+    before, and the token read here is the new one, or waits until this commit, or skips the
+    row (``SKIP LOCKED``) and takes it at its next try. A takeover never lands in between.
+    """
+    cur = await conn.execute(
+        "SELECT token FROM leases WHERE destination = %s AND part_n = %s AND part_k = %s FOR SHARE",
+        (destination, n, k),
+    )
+    row = await cur.fetchone()
+    if row is None or int(row[0]) != token:
+        raise Fenced.taken_over(destination, n, [k])
 
 
 async def _forget_old_splits(conn: Conn, destination: str, n: int) -> None:
@@ -286,31 +304,39 @@ async def lease(
     )
     cur = await conn.execute(
         "UPDATE leases SET expires_at = %s"
-        " WHERE destination = %s AND part_n = %s AND owner = %s RETURNING part_k",
+        " WHERE destination = %s AND part_n = %s AND owner = %s RETURNING part_k, token",
         (until, destination, n, owner),
     )
-    held = {int(k) for (k,) in await cur.fetchall()}
-    wanted = math.ceil(n / workers) - len(held)
+    tokens = {int(k): int(token) for k, token in await cur.fetchall()}
+    wanted = math.ceil(n / workers) - len(tokens)
     if wanted > 0:
         cur = await conn.execute(
-            "UPDATE leases SET owner = %s, expires_at = %s"
+            "UPDATE leases SET owner = %s, expires_at = %s, token = token + 1"
             " WHERE (destination, part_n, part_k) IN ("
             "  SELECT destination, part_n, part_k FROM leases"
             "  WHERE destination = %s AND part_n = %s AND (owner IS NULL OR expires_at < %s)"
             "  ORDER BY part_k LIMIT %s FOR UPDATE SKIP LOCKED"
-            ") RETURNING part_k",
+            ") RETURNING part_k, token",
             (owner, until, destination, n, now, wanted),
         )
-        held.update(int(k) for (k,) in await cur.fetchall())
-    return Leases(sorted(held), workers)
+        tokens.update((int(k), int(token)) for k, token in await cur.fetchall())
+    return Leases(sorted(tokens), workers, tokens)
 
 
-async def release(conn: Conn, destination: str, n: int, owner: str, held: list[int]) -> None:
-    await conn.execute(
+async def release(
+    conn: Conn, destination: str, n: int, owner: str, held: Mapping[int, int]
+) -> None:
+    parts = list(held)
+    cur = await conn.execute(
         "UPDATE leases SET owner = NULL, expires_at = 0"
-        " WHERE destination = %s AND part_n = %s AND owner = %s AND part_k = ANY(%s)",
-        (destination, n, owner, held),
+        " WHERE destination = %s AND part_n = %s AND owner = %s"
+        " AND (part_k, token) IN (SELECT * FROM unnest(%s::integer[], %s::bigint[]))"
+        " RETURNING part_k",
+        (destination, n, owner, parts, [held[k] for k in parts]),
     )
+    released = {int(k) for (k,) in await cur.fetchall()}
+    if released != set(parts):
+        raise Fenced.taken_over(destination, n, set(parts) - released)
 
 
 async def save_trigger_cursor(conn: Conn, trigger: str, scope: str, at: str, ids: str) -> None:

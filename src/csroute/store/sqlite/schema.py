@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Final, Literal
 
-VERSION: Final = 5
+VERSION: Final = 6
 
 _SCRIPT: Final = """
 CREATE TABLE events (
@@ -176,6 +176,20 @@ CREATE INDEX batch_jobs_seq ON batch_jobs (seq);
 """
 
 
+_V6: Final = """
+-- Who works each destination, and its fencing token: raised each time another worker takes the
+-- destination over, so the writes of the one before are refused (see ``writes.lease``).
+CREATE TABLE leases (
+    destination TEXT NOT NULL,
+    part_n INTEGER NOT NULL,
+    part_k INTEGER NOT NULL,
+    owner TEXT,
+    token INTEGER NOT NULL,
+    PRIMARY KEY (destination, part_n, part_k)
+) WITHOUT ROWID;
+"""
+
+
 def _statements(script: str) -> list[str]:
     """A semicolon ends a statement only at a line end."""
     return [s.strip() for s in script.split(";\n") if s.strip()]
@@ -187,6 +201,7 @@ MIGRATIONS: Final = {
     3: _statements(_V3),
     4: _statements(_V4),
     5: _statements(_V5),
+    6: _statements(_V6),
 }
 """The statements that take the schema from version ``n - 1`` to ``n``."""
 

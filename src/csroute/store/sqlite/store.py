@@ -12,7 +12,7 @@ import asyncio
 import shutil
 import sqlite3
 import time
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +23,7 @@ from csroute.store.base import (
     BatchCheck,
     DeadLetter,
     DestinationStats,
+    Leases,
     Page,
     Partition,
     PendingEvent,
@@ -106,6 +107,17 @@ class SQLiteStore(Store):
     ) -> list[BatchCheck]:
         _whole(partition)
         return await self._readers.run(lambda c: reads.batch_checks(c, destination, now, limit))
+
+    async def lease(
+        self, destination: str, partitions: int, owner: str, now: float, ttl_s: float
+    ) -> Leases:
+        """See ``writes.lease``: one worker per file, so the lease never expires."""
+        return await self._writer.run(writes.lease, destination, partitions, owner)
+
+    async def release(
+        self, destination: str, partitions: int, owner: str, held: Mapping[int, int]
+    ) -> None:
+        await self._writer.run(writes.release, destination, partitions, owner, dict(held))
 
     async def traits(self, destination: str, users: Collection[str]) -> dict[str, bytes]:
         return await self._readers.run(lambda c: reads.traits(c, destination, users))

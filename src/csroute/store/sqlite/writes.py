@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Final
 
 import msgspec
 
-from csroute.store.base import FORGOTTEN, UNVERIFIED, Round
+from csroute.store.base import FORGOTTEN, UNVERIFIED, Fenced, Leases, Round
 
 _UPSERT_RETRY: Final = """
 INSERT INTO pending (destination, seq, user_key, attempts, next_at, first_failed_at, error)
@@ -36,6 +36,14 @@ def _json(values: Iterable[int]) -> bytes:
 
 def record(conn: sqlite3.Connection, r: Round) -> set[str]:
     d = r.destination
+    if r.token is not None:
+        k, n = r.partition
+        row = conn.execute(
+            "SELECT token FROM leases WHERE destination = ? AND part_n = ? AND part_k = ?",
+            (d, n, k),
+        ).fetchone()
+        if row is None or row[0] != r.token:
+            raise Fenced.taken_over(d, n, [k])
     if r.cursor is not None:
         conn.execute(
             "INSERT INTO cursors (destination, seq) VALUES (?, ?)"
@@ -257,3 +265,42 @@ def mark_handed_on(
         " ON CONFLICT (trigger, key) DO UPDATE SET at = excluded.at",
         [(trigger, key, now) for key in keys],
     )
+
+
+def lease(conn: sqlite3.Connection, destination: str, n: int, owner: str) -> Leases:
+    """One worker process per file: the caller gets every partition at once (a worker
+    restarted after a crash must not wait for its old leases), and when it was not their
+    holder, their tokens go up, so a previous worker still running (stalled, or started by
+    mistake) has its next write refused. A renewal writes nothing: on a full disk it still
+    succeeds, and the worker keeps what it could not record yet."""
+    owners = dict(
+        conn.execute(
+            "SELECT part_k, owner FROM leases WHERE destination = ? AND part_n = ?",
+            (destination, n),
+        ).fetchall()
+    )
+    conn.executemany(
+        "INSERT INTO leases (destination, part_n, part_k, owner, token) VALUES (?, ?, ?, ?, 1)"
+        " ON CONFLICT (destination, part_n, part_k) DO UPDATE SET owner = excluded.owner,"
+        " token = token + 1",
+        [(destination, n, k, owner) for k in range(n) if owners.get(k) != owner],
+    )
+    tokens = dict(
+        conn.execute(
+            "SELECT part_k, token FROM leases WHERE destination = ? AND part_n = ?",
+            (destination, n),
+        ).fetchall()
+    )
+    return Leases(list(range(n)), 1, tokens)
+
+
+def release(
+    conn: sqlite3.Connection, destination: str, n: int, owner: str, held: Mapping[int, int]
+) -> None:
+    released = conn.executemany(
+        "UPDATE leases SET owner = NULL"
+        " WHERE destination = ? AND part_n = ? AND part_k = ? AND owner = ? AND token = ?",
+        [(destination, n, k, owner, token) for k, token in held.items()],
+    ).rowcount
+    if released != len(held):
+        raise Fenced.taken_over(destination, n, held)
