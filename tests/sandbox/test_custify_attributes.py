@@ -1,5 +1,5 @@
 """Custify sandbox: custom-attribute key and value rules, the 250-field cap, first-seen type locking
-and default-field types (docs/custify-api.md section 4), over real HTTP."""
+and default-field types (docs/custify-api.md, "Attribute types and limits"), over real HTTP."""
 
 from __future__ import annotations
 

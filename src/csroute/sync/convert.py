@@ -1,4 +1,5 @@
-"""Converting file values to the types Custify expects (docs/custify-api.md section 4).
+"""Converting file values to the types Custify expects (docs/custify-api.md, "Attribute types and
+limits").
 
 CSV cells are strings, so a typed field (an int, a boolean, a date) must be converted before
 sending: Custify fixes an attribute's type from the first value it sees, and a date sent as

@@ -49,8 +49,9 @@ class Template:
     finish: Callable[[Payload], None] | None = None
     """Reshapes the payload after mapping (e.g. a person's ``company_id`` into ``companies``)."""
     check: Callable[[Payload], None] | None = None
-    """The client's own rules for the free-form object (docs/custify-api.md 4), so the pre-flight
-    finds what Custify would refuse; raises ``ValidationError`` naming the field."""
+    """The client's own rules for the free-form object (docs/custify-api.md, "Attribute types and
+    limits"), so the pre-flight finds what Custify would refuse; raises ``ValidationError`` naming
+    the field."""
 
     def field_for(self, name: str) -> Field | None:
         """The field a column of this name fills: a template field, or Custify's own name."""

@@ -36,7 +36,8 @@ class Group:
 
 
 class ReadOnly(Group):
-    """A read-only resource with a listing and a get by internal id (docs/custify-api.md 5.16)."""
+    """A read-only resource with a listing and a get by internal id (docs/custify-api.md, "Other
+    read-only resources")."""
 
     path = ""
     key = ""

@@ -1,4 +1,4 @@
-"""Comments on notes and tasks (docs/custify-api.md 5.9): one call creates, or updates with
+"""Comments on notes and tasks (docs/custify-api.md, "Comments"): one call creates, or updates with
 ``id``."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Companies (docs/custify-api.md 5.2): upsert by ``id`` → ``company_id``, Create/Update with a
-lookup first, and every read answered as ``{"companies": [...], "total": n}``."""
+"""Companies (docs/custify-api.md, "Companies"): upsert by ``id`` → ``company_id``, Create/Update
+with a lookup first, and every read answered as ``{"companies": [...], "total": n}``."""
 
 from __future__ import annotations
 

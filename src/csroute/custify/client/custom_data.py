@@ -1,5 +1,6 @@
-"""Custom data objects (docs/custify-api.md 5.17), keyed by (``data_type``, ``data_id``) per entity.
-The owner is an internal id (``entity``) or your ``company_id``/``user_id``."""
+"""Custom data objects (docs/custify-api.md, "Custom data objects"), keyed by (``data_type``,
+``data_id``) per entity. The owner is an internal id (``entity``) or your
+``company_id``/``user_id``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Custify's response envelopes, normalised (docs/custify-api.md 5).
+"""Custify's response envelopes, normalised (docs/custify-api.md, "Resources").
 
 One resource answers with an array-wrapped object (``[{"people": [...], "total": n}]``), most
 with ``{"<key>": [...], "total": n}``, surveys with a bare array, financials with the bare

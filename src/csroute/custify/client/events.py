@@ -1,4 +1,4 @@
-"""Events and batches (docs/custify-api.md 5.3, 5.4)."""
+"""Events and batches (docs/custify-api.md, "Events" and "Batch")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Files (docs/custify-api.md 5.10): multipart upload, unlink, portal visibility, per-entity
+"""Files (docs/custify-api.md, "Files"): multipart upload, unlink, portal visibility, per-entity
 listing."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Financial deals, invoices and subscriptions (docs/custify-api.md 5.12): one class, three types,
-keyed by your ``externalId`` or by the record's internal id (``entity``)."""
+"""Financial deals, invoices and subscriptions (docs/custify-api.md, "Deals, invoices,
+subscriptions"): one class, three types, keyed by your ``externalId`` or by the record's internal id
+(``entity``)."""
 
 from __future__ import annotations
 

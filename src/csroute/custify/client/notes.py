@@ -1,4 +1,4 @@
-"""Notes (docs/custify-api.md 5.5), attached to a person (``Customer``) or a company
+"""Notes (docs/custify-api.md, "Notes"), attached to a person (``Customer``) or a company
 (``Company``)."""
 
 from __future__ import annotations

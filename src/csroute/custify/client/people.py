@@ -1,5 +1,6 @@
-"""People (docs/custify-api.md 5.1): upsert, and Create/Update that keep their meaning by looking up
-first with Custify's own order ``id`` → ``user_id`` → ``email`` (docs/custify-client.md)."""
+"""People (docs/custify-api.md, "People"): upsert, and Create/Update that keep their meaning by
+looking up first with Custify's own order ``id`` → ``user_id`` → ``email``
+(docs/custify-client.md)."""
 
 from __future__ import annotations
 

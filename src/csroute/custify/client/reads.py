@@ -1,6 +1,6 @@
-"""The read-only resources (docs/custify-api.md 5.14 to 5.16): meetings, surveys and their
-responses, health scores, calculated metrics, segments, lifecycles, playbooks, customer
-objectives."""
+"""The read-only resources (docs/custify-api.md, "Meetings" to "Other read-only resources"):
+meetings, surveys and their responses, health scores, calculated metrics, segments, lifecycles,
+playbooks, customer objectives."""
 
 from __future__ import annotations
 

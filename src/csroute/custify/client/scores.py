@@ -1,4 +1,4 @@
-"""NPS and CSAT scores (docs/custify-api.md 5.11): one table, two ranges."""
+"""NPS and CSAT scores (docs/custify-api.md, "NPS and CSAT scores"): one table, two ranges."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Tags (docs/custify-api.md 5.6). ``GET /tag/{id}`` answers an empty list for an unknown id and 503
-for a malformed one, so ids are checked locally and an empty answer is NotFound."""
+"""Tags (docs/custify-api.md, "Tags"). ``GET /tag/{id}`` answers an empty list for an unknown id and
+503 for a malformed one, so ids are checked locally and an empty answer is NotFound."""
 
 from __future__ import annotations
 

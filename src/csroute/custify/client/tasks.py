@@ -1,4 +1,4 @@
-"""Tasks (docs/custify-api.md 5.8); Update Task needs the internal ``_id``."""
+"""Tasks (docs/custify-api.md, "Tasks"); Update Task needs the internal ``_id``."""
 
 from __future__ import annotations
 

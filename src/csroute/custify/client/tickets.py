@@ -1,4 +1,4 @@
-"""Tickets, keyed by your ``externalId`` (docs/custify-api.md 5.7)."""
+"""Tickets, keyed by your ``externalId`` (docs/custify-api.md, "Tickets")."""
 
 from __future__ import annotations
 

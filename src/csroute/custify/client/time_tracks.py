@@ -1,5 +1,6 @@
-"""Time tracks (docs/custify-api.md 5.13). The path is a connection setting (``/time-track`` in the
-spec, ``/time_track`` in its samples); ``user`` (who logged the time) is a required query."""
+"""Time tracks (docs/custify-api.md, "Time tracks"). The path is a connection setting
+(``/time-track`` in the spec, ``/time_track`` in its samples); ``user`` (who logged the time) is a
+required query."""
 
 from __future__ import annotations
 

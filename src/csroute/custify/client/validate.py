@@ -65,7 +65,8 @@ def exactly_one(**identifiers: Any) -> tuple[str, Any]:
 
 
 def custom_attributes(data: Mapping[str, Any], *, currency: bool = False) -> None:
-    """docs/custify-api.md section 4: key and value rules, and the 250-field cap."""
+    """docs/custify-api.md, "Attribute types and limits": key and value rules, and the 250-field
+    cap."""
     attributes = data.get("custom_attributes")
     if attributes is None:
         return

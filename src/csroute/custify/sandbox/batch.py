@@ -1,4 +1,4 @@
-"""``POST /batch`` and ``GET /batch/{id}`` (docs/custify-api.md 5.4).
+"""``POST /batch`` and ``GET /batch/{id}`` (docs/custify-api.md, "Batch").
 
 Custify documents neither the response bodies nor the order in which asynchronous jobs run. The
 sandbox applies the jobs one after another in request order before it answers, each through the same

@@ -1,7 +1,7 @@
-"""Comments on notes and tasks (docs/custify-api.md 5.9): ``POST /comment/{entityModel}/{entity}``
-creates one, or updates the one whose ``id`` the body carries; ``GET`` lists them with
-``sort``/``order``. Writing to a note or task that does not exist is 404; listing its comments
-gives an empty list, as Custify's other listings do.
+"""Comments on notes and tasks (docs/custify-api.md, "Comments"): ``POST
+/comment/{entityModel}/{entity}`` creates one, or updates the one whose ``id`` the body carries;
+``GET`` lists them with ``sort``/``order``. Writing to a note or task that does not exist is 404;
+listing its comments gives an empty list, as Custify's other listings do.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Companies: upsert by ``id`` then ``company_id``, an immutable ``company_id``, parent links, and
-the ``{"companies": [...], "total": n}`` envelope of every company read (docs/custify-api.md 5.2).
+the ``{"companies": [...], "total": n}`` envelope of every company read (docs/custify-api.md,
+"Companies").
 
 Links from people (``companies``) and from child companies (``parent_companies``) share one parser:
 an unknown ``company_id`` is created as a bare company when linked, so that a person can be put in a

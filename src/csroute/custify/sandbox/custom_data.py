@@ -1,5 +1,6 @@
-"""Custom data objects (docs/custify-api.md 5.4 and 5.17): written by ``custom-data`` batch jobs and
-by ``/custom_data/{companies|people}[/{entity}]``, read and deleted on the same paths.
+"""Custom data objects (docs/custify-api.md, "Batch" and "Custom data objects"): written by
+``custom-data`` batch jobs and by ``/custom_data/{companies|people}[/{entity}]``, read and deleted
+on the same paths.
 
 (``data_type``, ``data_id``) is the unique key per entity, so a write creates or updates. An array
 body writes several objects for one entity, all or none. The entity is an internal id in the path,

@@ -1,7 +1,7 @@
 """Events: ``POST /event`` answers 202 with an empty body, 404 ``People not found`` for an unknown
 person, accepts company-only events, and ignores a repeated ``deduplication_id``
-(docs/custify-api.md 5.3). A duplicate is answered exactly like a new event, since the spec only
-says it is ignored."""
+(docs/custify-api.md, "Events"). A duplicate is answered exactly like a new event, since the spec
+only says it is ignored."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The ``filters`` shape of tasks, tickets, notes and objectives (docs/custify-api.md section 6): a
-URL-encoded JSON array of ``{field, values[]}``. Values of one field are OR-ed, fields AND-ed; a
+"""The ``filters`` shape of tasks, tickets, notes and objectives (docs/custify-api.md, "Listings"):
+a URL-encoded JSON array of ``{field, values[]}``. Values of one field are OR-ed, fields AND-ed; a
 resource says which fields it filters on and how to read them from a record. Values compare as
 text, ignoring case."""
 

@@ -1,4 +1,4 @@
-"""Files (docs/custify-api.md 5.10): multipart upload onto companies and people, the per-entity
+"""Files (docs/custify-api.md, "Files"): multipart upload onto companies and people, the per-entity
 listing, unlink, and customer-portal visibility.
 
 The sandbox keeps each file's metadata, not its bytes. Custify documents a 409 "Conflict" on upload

@@ -1,4 +1,4 @@
-"""The ``filters`` parameter of the people and company listings (docs/custify-api.md section 6).
+"""The ``filters`` parameter of the people and company listings (docs/custify-api.md, "Listings").
 
 A URL-encoded JSON array of ``{fieldName, fieldType, filterType, filterValue}``, AND-ed. Dates
 compare by UTC day, as Custify's day-granularity filters do; relative ones ("N days ago") use the

@@ -1,5 +1,6 @@
-"""Financial deals, invoices and subscriptions (docs/custify-api.md 5.12), keyed by your
-``externalId``: upsert by ``externalId`` or update by internal id, list or get, delete.
+"""Financial deals, invoices and subscriptions (docs/custify-api.md, "Deals, invoices,
+subscriptions"), keyed by your ``externalId``: upsert by ``externalId`` or update by internal id,
+list or get, delete.
 
 A listing holds ``{"deals"|"invoices"|"subscriptions": [...], "total": n}`` except when exactly one
 record matches, when the record itself is returned with no wrapper: Custify's envelope, kept as is.

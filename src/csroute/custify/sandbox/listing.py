@@ -1,4 +1,4 @@
-"""Pagination and sorting of every listing (docs/custify-api.md section 6).
+"""Pagination and sorting of every listing (docs/custify-api.md, "Listings").
 
 Custify sorts with two conventions: a ``sorting`` parameter holding URL-encoded JSON
 ``{"field": ..., "direction": ...}`` (people, companies, tasks, time tracks, meetings and the

@@ -1,5 +1,5 @@
-"""Notes on people and companies (docs/custify-api.md 5.5): create, update by internal id, list all
-or one entity's, with ``sort``/``order``, ``searchTerm`` and the ``[{field, values}]`` filters.
+"""Notes on people and companies (docs/custify-api.md, "Notes"): create, update by internal id, list
+all or one entity's, with ``sort``/``order``, ``searchTerm`` and the ``[{field, values}]`` filters.
 
 Notes written through the API are created by ``api`` (the ``createdByEntity`` filter value). An
 update changes only the fields it sends.

@@ -1,5 +1,5 @@
 """People: the upsert with Custify's ``id`` → ``user_id`` → ``email`` lookup and its quirks, company
-links, reads, listing and the GDPR deletes (docs/custify-api.md 5.1)."""
+links, reads, listing and the GDPR deletes (docs/custify-api.md, "People")."""
 
 from __future__ import annotations
 

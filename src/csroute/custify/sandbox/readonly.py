@@ -1,7 +1,7 @@
 """The resources Custify's public API only reads: meetings, surveys and their responses, health
 scores, calculated metrics, segments, lifecycles, playbooks and customer objectives
-(docs/custify-api.md 5.14-5.16). Their records are stored with ``POST /__sandbox/seed``; NPS and
-CSAT scores sent with a ``surveyId`` add survey responses too.
+(docs/custify-api.md, "Meetings" to "Other read-only resources"). Their records are stored with
+``POST /__sandbox/seed``; NPS and CSAT scores sent with a ``surveyId`` add survey responses too.
 
 Seeded records get an id, ``created_at``/``updated_at`` and ``tags`` unless they bring their own,
 plus the defaults of their resource, so polling triggers can be tested with chosen timestamps.
@@ -26,7 +26,7 @@ COMPANY = ("company", "companies")
 
 # definitions with a ``type``: (default, how the resource spells the company type). The spec,
 # the MCP server and other clients disagree on the spelling, so ``company`` and ``companies`` are
-# one type (docs/custify-api.md 5.16).
+# one type (docs/custify-api.md, "Other read-only resources").
 TYPED = {
     "calculated_metrics": ("company", "company"),
     "segments": ("people", "company"),

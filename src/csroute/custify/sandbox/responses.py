@@ -1,6 +1,6 @@
 """JSON envelopes shared by every sandbox resource.
 
-Custify documents no error schema (docs/custify-api.md section 3), so every error carries both keys
+Custify documents no error schema (docs/custify-api.md, "Errors"), so every error carries both keys
 that clients are known to read: ``error`` (RudderStack's mocks) and ``message`` (Make, the MCP
 server)."""
 

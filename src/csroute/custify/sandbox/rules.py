@@ -1,8 +1,8 @@
 """Custify's typing and size rules for fields, custom attributes and event metadata.
 
-Everything here follows docs/custify-api.md section 4. Values are checked and converted first and
-the first-seen type locks are returned to the caller, which commits them only once the whole request
-is valid: a rejected request must not lock a type."""
+Everything here follows docs/custify-api.md, "Attribute types and limits". Values are checked and
+converted first and the first-seen type locks are returned to the caller, which commits them only
+once the whole request is valid: a rejected request must not lock a type."""
 
 from __future__ import annotations
 

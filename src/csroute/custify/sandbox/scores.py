@@ -1,5 +1,6 @@
-"""NPS and CSAT scores (docs/custify-api.md 5.11): ``POST /nps_score`` and ``POST /csat_score`` for
-a person named by internal id (path), ``email`` or ``user_id`` (query), optionally for a survey.
+"""NPS and CSAT scores (docs/custify-api.md, "NPS and CSAT scores"): ``POST /nps_score`` and ``POST
+/csat_score`` for a person named by internal id (path), ``email`` or ``user_id`` (query), optionally
+for a survey.
 
 Only each person's newest score (by ``submittedAt``) is kept; an older one is accepted and
 ignored. Custify gives linked companies the rounded mean of their people's scores; the response

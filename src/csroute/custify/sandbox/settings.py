@@ -17,7 +17,7 @@ DEFAULT_API_KEY = "sandbox-key"
 class Settings:
     api_keys: frozenset[str] = frozenset({DEFAULT_API_KEY})
     # Keys that may read but get 403 on writes (what 403 means is not documented:
-    # docs/custify-api.md 3).
+    # docs/custify-api.md, "Errors").
     read_only_keys: frozenset[str] = frozenset()
     # (requests, window seconds) per API key, or None for no limit.
     rate_limit: tuple[int, float] | None = (api.RATE_LIMIT_REQUESTS, api.RATE_LIMIT_WINDOW_S)

@@ -1,5 +1,5 @@
 """Tags: CRUD, adding and removing a tag on entities of one category, and the legacy
-``POST /people/tag`` (docs/custify-api.md 5.1, 5.6).
+``POST /people/tag`` (docs/custify-api.md, "People" and "Tags").
 
 A tagged record keeps the tag ids in its ``tags`` array. ``GET /tag/{id}`` never answers 404: an
 unknown id gives an empty ``tags`` list and a malformed one 503, as Make's guidelines report.

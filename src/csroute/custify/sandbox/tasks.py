@@ -1,4 +1,4 @@
-"""Tasks (docs/custify-api.md 5.8): create, get by internal id or ``externalId`` (always the
+"""Tasks (docs/custify-api.md, "Tasks"): create, get by internal id or ``externalId`` (always the
 ``{tasks, total}`` list, empty rather than 404), update by ``_id`` with only the changed fields,
 the listing with ``sorting`` and ``[{field, values}]`` filters, and the filter helper.
 

@@ -1,5 +1,5 @@
-"""Tickets, keyed by your ``externalId`` (docs/custify-api.md 5.7): create, patch, delete, reply,
-and the listings (all, or one company's or person's), with ``sort``/``order`` and ``[{field,
+"""Tickets, keyed by your ``externalId`` (docs/custify-api.md, "Tickets"): create, patch, delete,
+reply, and the listings (all, or one company's or person's), with ``sort``/``order`` and ``[{field,
 values}]`` filters.
 
 A ticket names its company by your ``company_id`` and its person by ``user_id`` or email; the

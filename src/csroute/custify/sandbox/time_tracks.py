@@ -1,5 +1,5 @@
-"""Time tracks (docs/custify-api.md 5.13), served on both ``/time-track`` (the spec's path) and
-``/time_track`` (its code samples'), since which one is live is unknown.
+"""Time tracks (docs/custify-api.md, "Time tracks"), served on both ``/time-track`` (the spec's
+path) and ``/time_track`` (its code samples'), since which one is live is unknown.
 
 Creating and updating need the ``user`` query parameter (the Custify user logging the time; users
 are not modelled, so any non-empty value is kept as sent). The spec does not say how ``PUT`` names
